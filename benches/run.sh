@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# keytrail performance benchmark. See benches/README.md.
+#
+#   benches/run.sh [--events N] [--seed N] [--runs N] [--jq-runs N] [--no-build]
+#
+# 1. cargo build --release (CARGO_TARGET_DIR, default $HOME/.cache/keytrail/target)
+# 2. generate the corpus (benches/gen_corpus.py; cached through its MANIFEST.json) into
+#    ${KEYTRAIL_BENCH_DIR:-$HOME/.cache/keytrail/bench-corpus}
+# 3. time, with /usr/bin/time -f '%e %M' and a warm page cache:
+#      keytrail scan   <corpus> --format json   --output /tmp/kt-findings.json   (best of --runs)
+#      keytrail events <corpus> --format ndjson --output /tmp/kt-events.ndjson   (best of --runs)
+#      find | xargs zcat | jq -c -f benches/bedrock_relevant.jq                (best of --jq-runs)
+#      find | xargs zcat > /dev/null                                            (best of --runs)
+# 4. print a table and check that keytrail events, jq and the MANIFEST agree on the
+#    number of Bedrock-relevant events (exit 1 if not).
+#
+# Environment: CARGO_TARGET_DIR, KEYTRAIL_BENCH_DIR, KEYTRAIL_BIN (use this binary, skip
+# the build), KEYTRAIL_DATASETS (real CloudTrail data for the generator), KEYTRAIL_BENCH_TMP
+# (where outputs go, default /tmp).
+set -euo pipefail
+
+EVENTS=1000000
+SEED=42
+RUNS=3
+JQ_RUNS=1
+BUILD=1
+
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --events) EVENTS="$2"; shift 2 ;;
+        --events=*) EVENTS="${1#*=}"; shift ;;
+        --seed) SEED="$2"; shift 2 ;;
+        --seed=*) SEED="${1#*=}"; shift ;;
+        --runs) RUNS="$2"; shift 2 ;;
+        --runs=*) RUNS="${1#*=}"; shift ;;
+        --jq-runs) JQ_RUNS="$2"; shift 2 ;;
+        --jq-runs=*) JQ_RUNS="${1#*=}"; shift ;;
+        --no-build) BUILD=0; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "run.sh: unknown argument: $1 (try --help)" >&2; exit 2 ;;
+    esac
+done
+for v in EVENTS SEED RUNS JQ_RUNS; do
+    case "${!v}" in ''|*[!0-9]*) echo "run.sh: $v must be a non-negative integer" >&2; exit 2 ;; esac
+done
+[ "$RUNS" -ge 1 ] && [ "$JQ_RUNS" -ge 1 ] && [ "$EVENTS" -ge 1 ] \
+    || { echo "run.sh: --events, --runs and --jq-runs must be >= 1" >&2; exit 2; }
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BENCH="$REPO/benches"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/keytrail/target}"
+BIN="${KEYTRAIL_BIN:-$CARGO_TARGET_DIR/release/keytrail}"
+CORPUS_DIR="${KEYTRAIL_BENCH_DIR:-$HOME/.cache/keytrail/bench-corpus}"
+CORPUS="$CORPUS_DIR/AWSLogs"      # keytrail and find are pointed here, not at MANIFEST.json
+OUT="${KEYTRAIL_BENCH_TMP:-/tmp}"
+FINDINGS="$OUT/kt-findings.json"
+EVENTS_OUT="$OUT/kt-events.ndjson"
+JQ_OUT="$OUT/kt-jq.ndjson"
+FILTER="$BENCH/bedrock_relevant.jq"
+STATUS=0
+
+say() { printf '\n== %s\n' "$*"; }
+div() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "nan"; else printf "%.6f\n", a / b }'; }
+lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
+
+# --- tools ---------------------------------------------------------------------------
+apt_install() {
+    local pkg="$1"
+    echo "run.sh: installing the Debian package '$pkg'"
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+            echo "run.sh: '$pkg' is missing and I am not root: apt-get install -y $pkg" >&2; exit 1
+        fi
+    fi
+    $sudo apt-get install -y "$pkg" >/dev/null 2>&1 \
+        || { $sudo apt-get update >/dev/null && $sudo apt-get install -y "$pkg" >/dev/null; }
+}
+[ -x /usr/bin/time ] || apt_install time
+command -v jq >/dev/null 2>&1 || apt_install jq
+command -v python3 >/dev/null 2>&1 || { echo "run.sh: python3 (3.11+) is required" >&2; exit 1; }
+
+# --- build ---------------------------------------------------------------------------
+KT_SKIP=""
+if [ -n "${KEYTRAIL_BIN:-}" ]; then
+    say "using KEYTRAIL_BIN=$BIN (no build)"
+elif [ "$BUILD" -eq 1 ]; then
+    say "cargo build --release  (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+    if ! (cd "$REPO" && cargo build --release); then
+        KT_SKIP="cargo build --release failed"
+        STATUS=1
+    fi
+fi
+if [ -z "$KT_SKIP" ] && [ ! -x "$BIN" ]; then
+    KT_SKIP="no keytrail binary at $BIN"
+fi
+if [ -n "$KT_SKIP" ]; then
+    echo "run.sh: SKIPPING keytrail timing: $KT_SKIP. Only the generator and the baselines run." >&2
+fi
+
+# --- corpus --------------------------------------------------------------------------
+say "corpus: $EVENTS events, seed $SEED -> $CORPUS_DIR"
+python3 "$BENCH/gen_corpus.py" --out "$CORPUS_DIR" --events "$EVENTS" --seed "$SEED"
+MANIFEST="$CORPUS_DIR/MANIFEST.json"
+read -r M_REL M_FILES M_RAW M_GZ M_GEN < <(jq -r \
+    '"\(.relevant_events) \(.files) \(.total_uncompressed_bytes) \(.total_gz_bytes) \(.generation_seconds)"' \
+    "$MANIFEST")
+printf 'corpus: %s events, %s Bedrock-relevant, %s files, %.1f MB JSON, %.1f MB gzipped (generated in %s s)\n' \
+    "$EVENTS" "$M_REL" "$M_FILES" "$(div "$M_RAW" 1000000)" "$(div "$M_GZ" 1000000)" "$M_GEN"
+
+# --- timing helpers ----------------------------------------------------------------------
+# measure RUNS CMD: runs CMD (a bash -o pipefail command line) RUNS times under
+# /usr/bin/time; sets BEST_WALL (min wall seconds) and PEAK_KB (max peak RSS over the runs;
+# for a pipeline, the largest single process).
+measure() {
+    local runs="$1" cmd="$2" i tf line wall kb
+    BEST_WALL=""; PEAK_KB=0
+    tf="$(mktemp)"
+    for ((i = 1; i <= runs; i++)); do
+        if ! /usr/bin/time -f '%e %M' -o "$tf" bash -o pipefail -c "$cmd"; then
+            echo "run.sh: command failed (run $i): $cmd" >&2
+            cat "$tf" >&2
+            rm -f "$tf"
+            return 1
+        fi
+        line="$(tail -n 1 "$tf")"
+        wall="${line% *}"; kb="${line#* }"
+        printf '   run %d: %6.2f s  %7.1f MB\n' "$i" "$wall" "$(div "$kb" 1024)"
+        if [ -z "$BEST_WALL" ] || lt "$wall" "$BEST_WALL"; then BEST_WALL="$wall"; fi
+        if [ "$kb" -gt "$PEAK_KB" ]; then PEAK_KB="$kb"; fi
+    done
+    rm -f "$tf"
+}
+
+q() { printf '%q' "$1"; }
+FIND="find $(q "$CORPUS") -name '*.json.gz' -print0"
+
+# warm the page cache so that every command reads the corpus from memory
+say "warming the page cache"
+bash -o pipefail -c "$FIND | xargs -0 cat > /dev/null"
+
+ROWS=()   # "name;wall;kb;selected"
+
+if [ -z "$KT_SKIP" ]; then
+    say "keytrail --version: $("$BIN" --version 2>&1 | head -n 1 || true)"
+    say "keytrail scan (best of $RUNS)"
+    if measure "$RUNS" "$(q "$BIN") scan $(q "$CORPUS") --format json --output $(q "$FINDINGS")"; then
+        ROWS+=("keytrail scan --format json;$BEST_WALL;$PEAK_KB;-")
+    else
+        STATUS=1; KT_SKIP="keytrail scan failed"
+    fi
+fi
+KT_EVENTS=""
+if [ -z "$KT_SKIP" ]; then
+    say "keytrail events (best of $RUNS)"
+    if measure "$RUNS" "$(q "$BIN") events $(q "$CORPUS") --format ndjson --output $(q "$EVENTS_OUT")"; then
+        KT_EVENTS="$(wc -l < "$EVENTS_OUT" | tr -d ' ')"
+        ROWS+=("keytrail events --format ndjson;$BEST_WALL;$PEAK_KB;$KT_EVENTS")
+    else
+        STATUS=1; KT_SKIP="keytrail events failed"
+    fi
+fi
+
+say "baseline: find | xargs zcat | jq (best of $JQ_RUNS; $(jq --version))"
+measure "$JQ_RUNS" "$FIND | xargs -0 zcat | jq -c -f $(q "$FILTER") > $(q "$JQ_OUT")"
+JQ_WALL="$BEST_WALL"
+JQ_EVENTS="$(wc -l < "$JQ_OUT" | tr -d ' ')"
+ROWS+=("find | xargs zcat | jq;$BEST_WALL;$PEAK_KB;$JQ_EVENTS")
+
+say "inflate floor: find | xargs zcat > /dev/null (best of $RUNS)"
+measure "$RUNS" "$FIND | xargs -0 zcat > /dev/null"
+ROWS+=("find | xargs zcat > /dev/null;$BEST_WALL;$PEAK_KB;-")
+
+# --- report --------------------------------------------------------------------------
+say "results: $EVENTS events, $M_FILES files, $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//'))"
+printf '%-32s %9s %13s %16s %15s\n' "command" "wall s" "peak RSS MB" "events selected" "speed-up vs jq"
+for row in "${ROWS[@]}"; do
+    IFS=';' read -r name wall kb sel <<<"$row"
+    printf '%-32s %9.2f %13.1f %16s %14.1fx\n' "$name" "$wall" "$(div "$kb" 1024)" "$sel" \
+        "$(div "$JQ_WALL" "$wall")"
+done
+if [ -s "$FINDINGS" ] && [ -z "$KT_SKIP" ]; then
+    n_findings="$(jq 'if type == "array" then length
+                      elif type == "object" and (.findings | type) == "array" then .findings | length
+                      else "?" end' "$FINDINGS" 2>/dev/null || echo '?')"
+    echo "keytrail scan wrote $n_findings findings to $FINDINGS"
+fi
+
+# --- checks --------------------------------------------------------------------------
+echo
+if [ "$JQ_EVENTS" != "$M_REL" ]; then
+    echo "FAIL: the jq baseline selected $JQ_EVENTS events but MANIFEST.json says $M_REL are Bedrock-relevant" >&2
+    STATUS=1
+else
+    echo "ok: jq baseline selected $JQ_EVENTS events = MANIFEST relevant_events"
+fi
+if [ -n "$KT_EVENTS" ]; then
+    if [ "$KT_EVENTS" != "$JQ_EVENTS" ] || [ "$KT_EVENTS" != "$M_REL" ]; then
+        echo "FAIL: keytrail events wrote $KT_EVENTS lines to $EVENTS_OUT, jq selected $JQ_EVENTS ($JQ_OUT)," \
+             "MANIFEST says $M_REL" >&2
+        STATUS=1
+    else
+        echo "ok: keytrail events wrote $KT_EVENTS lines = jq = MANIFEST"
+    fi
+else
+    echo "NOTE: keytrail was not timed or checked (${KT_SKIP:-unknown reason})" >&2
+fi
+exit "$STATUS"

@@ -1,0 +1,22 @@
+//! `keytrail events`: print the kept events, normalized.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+
+use super::{Outcome, load};
+use crate::cli::EventsArgs;
+use crate::output;
+
+/// Reads the inputs and writes the kept events.
+pub fn run(a: &EventsArgs, err: &mut dyn Write) -> Result<Outcome> {
+    let ingested = load(&a.input, err)?;
+    let mut w = output::open_output(a.input.output.as_deref()).context("opening output")?;
+    output::write_events(&mut *w, a.input.format, &ingested.events)?;
+    w.flush()?;
+    writeln!(err, "{}", output::summary_line(&ingested.summary))?;
+    Ok(Outcome {
+        findings_hit: false,
+        partial: !ingested.summary.inputs_skipped.is_empty(),
+    })
+}

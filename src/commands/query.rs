@@ -1,0 +1,27 @@
+//! `keytrail query`: run the user's SQL over the `events` table.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+
+use super::{Outcome, load};
+use crate::cli::QueryArgs;
+use crate::output;
+use crate::rules::engine::run_sql;
+use crate::table::events_frame;
+
+/// Reads the inputs, runs the SQL and writes the result.
+pub fn run(a: &QueryArgs, err: &mut dyn Write) -> Result<Outcome> {
+    let ingested = load(&a.input, err)?;
+    let df = events_frame(&ingested.events).context("building the events table")?;
+    let result = run_sql(&df, &a.sql)
+        .with_context(|| "the SQL failed; the table is `events` and its columns are listed in the README".to_string())?;
+    let mut w = output::open_output(a.input.output.as_deref()).context("opening output")?;
+    output::write_frame(&mut *w, a.input.format, &result)?;
+    w.flush()?;
+    writeln!(err, "{}", output::summary_line(&ingested.summary))?;
+    Ok(Outcome {
+        findings_hit: false,
+        partial: !ingested.summary.inputs_skipped.is_empty(),
+    })
+}

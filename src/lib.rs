@@ -1,0 +1,27 @@
+//! keytrail: find Amazon Bedrock API key activity in AWS CloudTrail.
+//!
+//! # Layout
+//! - `sources/`: where records come from (local files, directories, stdin) and the
+//!   streaming record splitter (`scanner`).
+//! - `transforms/`: normalization of raw records into [`event::Event`] rows and the
+//!   Bedrock key classification (`classify`).
+//! - `pipeline`: parallel ingest tying sources and transforms together, with the summary.
+//! - `table`: the polars `events` table the rules query.
+//! - `rules/`: rule files (`queries/*.sql`), the SQL engine and the linter.
+//! - `findings`: the stable findings schema.
+//! - `output/`: table/JSON/NDJSON/CSV writers.
+//! - `commands/`: one module per subcommand; `cli` holds the clap definitions.
+//! - `exit`: exit codes.
+
+pub mod cli;
+pub mod commands;
+pub mod event;
+pub mod exit;
+pub mod findings;
+pub mod output;
+pub mod pipeline;
+pub mod rules;
+pub mod sources;
+pub mod table;
+pub mod timefmt;
+pub mod transforms;

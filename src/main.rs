@@ -1,0 +1,28 @@
+//! The `keytrail` binary: parse arguments, dispatch, turn the outcome into an exit code.
+
+use clap::Parser;
+use keytrail::cli::{Cli, Command};
+use keytrail::commands::{self, rules::LintFailed};
+use keytrail::exit;
+
+fn main() {
+    let cli = Cli::parse();
+    let mut err = std::io::stderr().lock();
+    let result = match &cli.command {
+        Command::Scan(a) => commands::scan::run(a, &mut err),
+        Command::Events(a) => commands::events::run(a, &mut err),
+        Command::Query(a) => commands::query::run(a, &mut err),
+        Command::Rules(c) => commands::rules::run(c, &mut std::io::stdout().lock(), &mut err),
+    };
+    let code = match result {
+        Ok(outcome) => exit::code(outcome),
+        Err(e) if exit::is_broken_pipe(&e) => exit::CLEAN,
+        Err(e) if e.downcast_ref::<LintFailed>().is_some() => exit::FINDINGS,
+        Err(e) => {
+            use std::io::Write;
+            let _ = writeln!(err, "keytrail: error: {e:#}");
+            exit::FATAL
+        }
+    };
+    std::process::exit(code);
+}

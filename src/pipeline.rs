@@ -1,0 +1,309 @@
+//! The ingest pipeline: inputs -> records -> normalized, classified, filtered events.
+//!
+//! Inputs are decoded in parallel (rayon, all cores). Each record is first checked with a
+//! cheap case-insensitive keyword scan; only records that may be Bedrock-relevant (or every
+//! record with `--all-events`) are parsed with simd-json. Memory is bounded by the events
+//! kept plus one decode buffer per worker.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
+use indicatif::ProgressBar;
+use rayon::prelude::*;
+use simd_json::BorrowedValue as Value;
+use simd_json::prelude::*;
+
+use crate::event::Event;
+use crate::sources::local::{self, Expanded};
+use crate::sources::scanner::{self, Framing};
+use crate::sources::Input;
+use crate::transforms::classify::{self, CredentialServices};
+use crate::transforms::normalize::{normalize, RecordError};
+
+/// Record-level messages printed per input before the rest are only counted.
+const MESSAGES_PER_INPUT: usize = 3;
+
+/// Words one of which every Bedrock-relevant record contains (see `classify::is_relevant`).
+static PREFILTER: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(["bedrock", "bearertoken", "servicespecificcredential"])
+        .expect("static patterns")
+});
+
+/// What to keep while reading.
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    /// Keep every event, not only Bedrock-relevant ones.
+    pub all_events: bool,
+    /// Keep events at or after this time (micros since epoch).
+    pub since: Option<i64>,
+    /// Keep events before this time (micros since epoch).
+    pub until: Option<i64>,
+}
+
+/// An input that could not be read completely, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkippedInput {
+    pub input: String,
+    pub reason: String,
+}
+
+/// Counts of what was read, kept and skipped; every dropped record is accounted for here.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    pub inputs_read: u64,
+    pub events_read: u64,
+    pub events_kept: u64,
+    pub digest_files_skipped: u64,
+    pub files_ignored_by_name: u64,
+    pub records_unreadable: u64,
+    pub records_with_odd_fields: u64,
+    pub events_outside_time_window: u64,
+    pub duplicate_events_dropped: u64,
+    pub inputs_skipped: Vec<SkippedInput>,
+}
+
+/// The pipeline's result: kept events (sorted by time), the summary and diagnostics.
+#[derive(Debug, Default)]
+pub struct Ingested {
+    pub events: Vec<Event>,
+    pub summary: Summary,
+    /// One line per problem, each naming the input and the reason.
+    pub messages: Vec<String>,
+}
+
+/// What one input produced.
+#[derive(Default)]
+struct InputResult {
+    events: Vec<Event>,
+    creds: CredentialServices,
+    records: u64,
+    digest: bool,
+    bad: Option<String>,
+    unreadable: u64,
+    odd: u64,
+    outside: u64,
+    messages: Vec<String>,
+    suppressed: u64,
+    seen_top_level: bool,
+}
+
+impl InputResult {
+    /// Adds a record-level message, keeping only the first few per input.
+    fn note(&mut self, name: &str, msg: String) {
+        if self.messages.len() < MESSAGES_PER_INPUT {
+            self.messages.push(format!("{name}: {msg}"));
+        } else {
+            self.suppressed += 1;
+        }
+    }
+}
+
+/// Reads every input and returns the kept, classified events.
+pub fn ingest(expanded: &Expanded, opts: &IngestOptions, progress: Option<&ProgressBar>) -> Ingested {
+    let results: Vec<(String, InputResult)> = expanded
+        .inputs
+        .par_iter()
+        .map(|input| {
+            let r = read_input(input, opts);
+            if let Some(p) = progress {
+                p.inc(1);
+            }
+            (input.name(), r)
+        })
+        .collect();
+    assemble(expanded, results)
+}
+
+/// Reads records from an arbitrary stream (used by non-file sources and tests).
+pub fn ingest_reader(name: &str, reader: Box<dyn std::io::Read + Send>, opts: &IngestOptions) -> Ingested {
+    let r = read_stream(name, reader, opts);
+    assemble(&Expanded::default(), vec![(name.to_string(), r)])
+}
+
+/// Merges per-input results: lifecycle attribution, dedup, time order, summary.
+fn assemble(expanded: &Expanded, results: Vec<(String, InputResult)>) -> Ingested {
+    let mut out = Ingested::default();
+    let s = &mut out.summary;
+    s.digest_files_skipped = expanded.digests_by_name.len() as u64;
+    s.files_ignored_by_name = expanded.ignored_by_name;
+    let mut creds = CredentialServices::default();
+    for (name, r) in results {
+        if r.digest {
+            s.digest_files_skipped += 1;
+            continue;
+        }
+        s.inputs_read += 1;
+        s.events_read += r.records;
+        s.records_unreadable += r.unreadable;
+        s.records_with_odd_fields += r.odd;
+        s.events_outside_time_window += r.outside;
+        out.messages.extend(r.messages);
+        if r.suppressed > 0 {
+            out.messages.push(format!("{name}: ... and {} more record problems", r.suppressed));
+        }
+        if let Some(reason) = r.bad {
+            out.messages.push(format!("{name}: skipped: {reason}"));
+            s.inputs_skipped.push(SkippedInput { input: name, reason });
+        }
+        creds.merge(r.creds);
+        out.events.extend(r.events);
+    }
+    let mut seen = HashSet::new();
+    let before = out.events.len();
+    out.events.retain_mut(|e| {
+        creds.attribute(e);
+        match &e.event_id {
+            Some(id) => seen.insert((id.clone(), e.event_name.clone(), e.event_source.clone(), e.event_time, e.account_id.clone())),
+            None => true,
+        }
+    });
+    s.duplicate_events_dropped = (before - out.events.len()) as u64;
+    out.events.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
+    s.events_kept = out.events.len() as u64;
+    out
+}
+
+/// Opens and reads one input; an open failure marks the input as skipped.
+fn read_input(input: &Input, opts: &IngestOptions) -> InputResult {
+    let name = input.name();
+    match local::open(input) {
+        Ok(reader) => read_stream(&name, reader, opts),
+        Err(e) => InputResult {
+            bad: Some(format!("cannot open: {e}")),
+            ..InputResult::default()
+        },
+    }
+}
+
+/// Splits a stream into records and processes each one.
+fn read_stream(name: &str, reader: Box<dyn std::io::Read + Send>, opts: &IngestOptions) -> InputResult {
+    let mut r = InputResult::default();
+    let mut scratch = Vec::new();
+    let (_, err) = scanner::split_records(reader, &mut |raw, framing| {
+        if r.digest || r.bad.is_some() {
+            return;
+        }
+        on_record(name, raw, framing, opts, &mut r, &mut scratch);
+    });
+    if let Some(e) = err
+        && r.bad.is_none()
+    {
+        r.bad = Some(match e {
+            scanner::ScanError::Empty => "empty input: no JSON found".to_string(),
+            other if r.records > 0 => format!("{other} (kept the {} records read before it)", r.records),
+            other => other.to_string(),
+        });
+    }
+    r
+}
+
+/// Handles one raw record: prefilter, parse, unwrap LookupEvents, normalize, keep or drop.
+fn on_record(name: &str, raw: &[u8], framing: Framing, opts: &IngestOptions, r: &mut InputResult, scratch: &mut Vec<u8>) {
+    let first_top = framing == Framing::TopLevel && !r.seen_top_level;
+    if framing == Framing::TopLevel {
+        r.seen_top_level = true;
+    }
+    if !first_top && !opts.all_events && !PREFILTER.is_match(raw) {
+        r.records += 1;
+        return;
+    }
+    scratch.clear();
+    scratch.extend_from_slice(raw);
+    let value = match simd_json::to_borrowed_value(scratch) {
+        Ok(v) => v,
+        Err(e) => {
+            r.records += 1;
+            r.unreadable += 1;
+            r.note(name, format!("record {} skipped: invalid JSON: {e}", r.records));
+            return;
+        }
+    };
+    if first_top {
+        if is_digest(&value) {
+            r.digest = true;
+            return;
+        }
+        if let Some(items) = value.get("Records").or_else(|| value.get("Events")).and_then(|v| v.as_array()) {
+            // A wrapper whose array is not its first member: handle each element.
+            for item in items {
+                let text = simd_json::to_string(item).unwrap_or_default();
+                let mut buf = Vec::new();
+                on_record(name, text.as_bytes(), Framing::Wrapped, opts, r, &mut buf);
+            }
+            return;
+        }
+        if value.is_object() && value.get("eventName").is_none() && value.get("eventSource").is_none() && value.get("CloudTrailEvent").is_none() {
+            r.bad = Some("not a CloudTrail file: no Records, Events or eventName found".to_string());
+            return;
+        }
+        if !opts.all_events && !PREFILTER.is_match(raw) {
+            r.records += 1;
+            return;
+        }
+    }
+    r.records += 1;
+    if let Some(inner) = value.get("CloudTrailEvent") {
+        match inner.as_str() {
+            Some(s) => {
+                let mut buf = s.as_bytes().to_vec();
+                match simd_json::to_borrowed_value(&mut buf) {
+                    Ok(v) => keep_event(name, &v, opts, r),
+                    Err(e) => {
+                        r.unreadable += 1;
+                        r.note(name, format!("record {} skipped: CloudTrailEvent is not valid JSON: {e}", r.records));
+                    }
+                }
+            }
+            None if inner.is_object() => keep_event(name, inner, opts, r),
+            None => {
+                r.unreadable += 1;
+                r.note(name, format!("record {} skipped: CloudTrailEvent is not a JSON string", r.records));
+            }
+        }
+        return;
+    }
+    keep_event(name, &value, opts, r);
+}
+
+/// True for the body of a CloudTrail digest file.
+fn is_digest(v: &Value) -> bool {
+    v.get("digestStartTime").is_some() || (v.get("logFiles").is_some() && v.get("digestEndTime").is_some())
+}
+
+/// Normalizes and classifies a parsed event, then keeps it if relevant and in the window.
+fn keep_event(name: &str, v: &Value, opts: &IngestOptions, r: &mut InputResult) {
+    let n = match normalize(v, name) {
+        Ok(n) => n,
+        Err(e @ (RecordError::NotObject | RecordError::NotCloudTrail)) => {
+            r.unreadable += 1;
+            r.note(name, format!("record {} skipped: {e}", r.records));
+            return;
+        }
+    };
+    let mut e = n.event;
+    let relevant = classify::is_relevant(&e);
+    if !relevant && !opts.all_events {
+        return;
+    }
+    if !n.oddities.is_empty() {
+        r.odd += 1;
+        let id = e.event_id.as_deref().unwrap_or("?");
+        r.note(name, format!("record {} (eventID {id}) kept with odd fields: {}", r.records, n.oddities.join("; ")));
+    }
+    r.creds.observe(&e);
+    let in_window = match e.event_time {
+        Some(t) => opts.since.is_none_or(|s| t >= s) && opts.until.is_none_or(|u| t < u),
+        None => opts.since.is_none() && opts.until.is_none(),
+    };
+    if !in_window {
+        r.outside += 1;
+        return;
+    }
+    classify::classify_event(&mut e);
+    r.events.push(e);
+}

@@ -1,0 +1,194 @@
+//! Reads one parsed CloudTrail record into an [`Event`], tolerating odd field types.
+
+use simd_json::BorrowedValue as Value;
+use simd_json::prelude::*;
+
+use crate::event::Event;
+use crate::timefmt::parse_timestamp;
+
+/// Why a record could not become an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("record is not a JSON object")]
+    NotObject,
+    #[error("record has no eventName or eventSource: not a CloudTrail event")]
+    NotCloudTrail,
+}
+
+/// A record read into an event, with notes about fields that had unexpected shapes.
+pub struct Normalized {
+    pub event: Event,
+    pub oddities: Vec<String>,
+}
+
+/// Looks up a dotted path in nested objects.
+fn path<'v, 'a>(v: &'v Value<'a>, keys: &[&str]) -> Option<&'v Value<'a>> {
+    let mut cur = v;
+    for k in keys {
+        cur = cur.get(*k)?;
+    }
+    Some(cur)
+}
+
+/// Reads a text field; numbers and booleans become text (noted as odd), null/absent is None.
+fn text(v: &Value, keys: &[&str], odd: &mut Vec<String>) -> Option<String> {
+    let x = path(v, keys)?;
+    if let Some(s) = x.as_str() {
+        return Some(s.to_string());
+    }
+    if x.is_null() {
+        return None;
+    }
+    if let Some(b) = x.as_bool() {
+        odd.push(format!("{} is a boolean, read as text", keys.join(".")));
+        return Some(b.to_string());
+    }
+    if x.is_number() {
+        odd.push(format!("{} is a number, read as text", keys.join(".")));
+        return Some(simd_json::to_string(x).unwrap_or_default());
+    }
+    odd.push(format!("{} is {}, ignored", keys.join("."), kind(x)));
+    None
+}
+
+/// A short name for a value's JSON type.
+fn kind(v: &Value) -> &'static str {
+    if v.is_array() {
+        "an array"
+    } else if v.is_object() {
+        "an object"
+    } else {
+        "an unexpected type"
+    }
+}
+
+/// Reads a flag that may be a JSON boolean or the string "true"/"false".
+fn flag(v: &Value, keys: &[&str]) -> bool {
+    match path(v, keys) {
+        Some(x) => x.as_bool().unwrap_or(false) || x.as_str().is_some_and(|s| s.trim().eq_ignore_ascii_case("true")),
+        None => false,
+    }
+}
+
+/// Reads an integer that may be a number or a numeric string.
+fn int(v: &Value, keys: &[&str]) -> Option<i64> {
+    let x = path(v, keys)?;
+    x.as_i64()
+        .or_else(|| x.as_f64().map(|f| f as i64))
+        .or_else(|| x.as_str().and_then(|s| s.trim().parse().ok()))
+}
+
+/// Returns the last path segment of a user ARN (`arn:aws:iam::1:user/path/name` -> `name`).
+fn user_from_arn(arn: &str) -> Option<&str> {
+    let rest = arn.split_once(":user/")?.1;
+    rest.rsplit('/').next()
+}
+
+/// Converts one parsed record into an [`Event`]. `source` names the file, object or page.
+pub fn normalize(v: &Value, source: &str) -> Result<Normalized, RecordError> {
+    if !v.is_object() {
+        return Err(RecordError::NotObject);
+    }
+    let mut odd = Vec::new();
+    let o = &mut odd;
+    let event_name = text(v, &["eventName"], o);
+    let event_source = text(v, &["eventSource"], o);
+    if event_name.is_none() && event_source.is_none() {
+        return Err(RecordError::NotCloudTrail);
+    }
+    let mut e = Event {
+        event_name,
+        event_source,
+        source: source.to_string(),
+        ..Event::default()
+    };
+    e.event_id = text(v, &["eventID"], o);
+    match text(v, &["eventTime"], o) {
+        Some(t) => {
+            e.event_time = parse_timestamp(&t);
+            if e.event_time.is_none() {
+                o.push(format!("eventTime {t:?} is not a timestamp"));
+            }
+        }
+        None => o.push("eventTime is missing".to_string()),
+    }
+    e.event_type = text(v, &["eventType"], o);
+    e.aws_region = text(v, &["awsRegion"], o);
+    e.source_ip = text(v, &["sourceIPAddress"], o);
+    e.user_agent = text(v, &["userAgent"], o);
+    e.error_code = text(v, &["errorCode"], o);
+    e.error_message = text(v, &["errorMessage"], o);
+    e.read_only = path(v, &["readOnly"]).and_then(|x| {
+        x.as_bool().or_else(|| x.as_str().and_then(|s| s.parse::<bool>().ok()))
+    });
+    read_identity(v, &mut e, o);
+    e.account_id = text(v, &["recipientAccountId"], o).or_else(|| text(v, &["userIdentity", "accountId"], o));
+    read_request(v, &mut e, o);
+    Ok(Normalized { event: e, oddities: odd })
+}
+
+/// Fills the identity columns from `userIdentity`.
+fn read_identity(v: &Value, e: &mut Event, o: &mut Vec<String>) {
+    match v.get("userIdentity") {
+        None => o.push("userIdentity is missing".to_string()),
+        Some(x) if x.is_null() => o.push("userIdentity is null".to_string()),
+        Some(x) if !x.is_object() => o.push(format!("userIdentity is {}, ignored", kind(x))),
+        Some(_) => {}
+    }
+    e.identity_type = text(v, &["userIdentity", "type"], o);
+    e.principal_id = text(v, &["userIdentity", "principalId"], o);
+    e.principal_arn = text(v, &["userIdentity", "arn"], o);
+    e.access_key_id = text(v, &["userIdentity", "accessKeyId"], o).filter(|s| !s.is_empty());
+    e.session_issuer_arn = text(v, &["userIdentity", "sessionContext", "sessionIssuer", "arn"], o);
+    e.user_name = text(v, &["userIdentity", "userName"], o)
+        .or_else(|| text(v, &["userIdentity", "sessionContext", "sessionIssuer", "userName"], o))
+        .or_else(|| e.principal_arn.as_deref().and_then(user_from_arn).map(str::to_string));
+}
+
+/// Fills the request-derived columns: bearer flag, model, credential and policy fields.
+fn read_request(v: &Value, e: &mut Event, o: &mut Vec<String>) {
+    e.bearer_token = flag(v, &["additionalEventData", "callWithBearerToken"])
+        || flag(v, &["requestParameters", "callWithBearerToken"]);
+    e.bearer_token_type = text(v, &["requestParameters", "bearerTokenType"], o)
+        .or_else(|| text(v, &["additionalEventData", "bearerTokenType"], o));
+    e.model_id = text(v, &["requestParameters", "modelId"], o).or_else(|| text(v, &["requestParameters", "model"], o));
+    e.target_user = text(v, &["requestParameters", "userName"], o);
+    let cred = &["responseElements", "serviceSpecificCredential"];
+    let resp = |k: &str, o: &mut Vec<String>| text(v, &[cred[0], cred[1], k], o);
+    e.service_name = text(v, &["requestParameters", "serviceName"], o).or_else(|| resp("serviceName", o));
+    e.credential_id =
+        text(v, &["requestParameters", "serviceSpecificCredentialId"], o).or_else(|| resp("serviceSpecificCredentialId", o));
+    e.credential_status = text(v, &["requestParameters", "status"], o).or_else(|| resp("status", o));
+    e.credential_age_days = int(v, &["requestParameters", "credentialAgeDays"]);
+    e.credential_expiration = resp("expirationDate", o).and_then(|s| parse_timestamp(&s));
+    if e.credential_expiration.is_none()
+        && let (Some(days), Some(t)) = (e.credential_age_days, e.event_time)
+        && e.error_code.is_none()
+    {
+        e.credential_expiration = Some(t + days * 86_400_000_000);
+    }
+    e.policy_arn = text(v, &["requestParameters", "policyArn"], o);
+    let name = e.event_name.as_deref().unwrap_or("");
+    if name.contains("Policy")
+        && let Some(rp) = v.get("requestParameters")
+    {
+        e.policy_mentions_bearer = mentions_bearer_controls(rp);
+    }
+}
+
+/// True when any string inside `v` names a Bedrock API key control condition or action.
+fn mentions_bearer_controls(v: &Value) -> bool {
+    if let Some(s) = v.as_str() {
+        let l = s.to_ascii_lowercase();
+        return l.contains("callwithbearertoken")
+            || l.contains("bearertokentype")
+            || l.contains("servicespecificcredentialservicename");
+    }
+    if let Some(a) = v.as_array() {
+        return a.iter().any(mentions_bearer_controls);
+    }
+    if let Some(obj) = v.as_object() {
+        return obj.values().any(mentions_bearer_controls);
+    }
+    false
+}
