@@ -19,5 +19,5 @@ WHERE LOWER(target_user) LIKE 'bedrockapikey-%'
        OR (event_name = 'AttachUserPolicy' AND policy_arn LIKE '%/AmazonBedrockLimitedAccess')
        OR activity = 'key_created')
 GROUP BY target_user, account_id
-HAVING SUM(CASE WHEN event_name IN ('CreateUser', 'AttachUserPolicy') THEN 1 ELSE 0 END) > 0
+HAVING users_created + policies_attached > 0
 ORDER BY first_seen

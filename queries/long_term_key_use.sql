@@ -4,7 +4,7 @@
 -- description: Calls made with a long-term (ABSK) Bedrock API key, per principal. Check the principal, source IPs, regions and models against what the key was made for.
 -- mitre: T1078.004
 SELECT
-  COALESCE(principal_arn, user_name) AS principal,
+  principal,
   account_id,
   SUM(CASE WHEN error_code IS NULL THEN 1 ELSE 0 END) AS calls_ok,
   SUM(CASE WHEN error_code IS NOT NULL THEN 1 ELSE 0 END) AS calls_denied,
@@ -15,7 +15,6 @@ SELECT
   ARRAY_AGG(DISTINCT source_ip) AS source_ips,
   ARRAY_AGG(DISTINCT key_basis) AS key_basis,
   ARRAY_AGG(event_id) AS event_ids
-FROM events
-WHERE activity = 'bearer_long_term'
-GROUP BY COALESCE(principal_arn, user_name), account_id
+FROM (SELECT *, COALESCE(principal_arn, user_name) AS principal FROM events WHERE activity = 'bearer_long_term') AS uses
+GROUP BY principal, account_id
 ORDER BY first_seen

@@ -5,7 +5,7 @@ use serde_json::Value as Json;
 
 use crate::timefmt::format_micros;
 
-/// A polars cell as JSON (datetimes as RFC 3339 UTC strings, lists as arrays).
+/// A polars cell as JSON (datetimes as RFC 3339 UTC strings, lists as arrays without nulls).
 pub fn any_to_json(v: &AnyValue) -> Json {
     match v {
         AnyValue::Null => Json::Null,
@@ -24,7 +24,7 @@ pub fn any_to_json(v: &AnyValue) -> Json {
         AnyValue::Float64(x) => Json::from(*x),
         AnyValue::Datetime(x, unit, _) => Json::String(format_micros(to_micros(*x, *unit))),
         AnyValue::DatetimeOwned(x, unit, _) => Json::String(format_micros(to_micros(*x, *unit))),
-        AnyValue::List(s) => Json::Array(s.iter().map(|x| any_to_json(&x)).collect()),
+        AnyValue::List(s) => Json::Array(s.iter().filter(|x| !x.is_null()).map(|x| any_to_json(&x)).collect()),
         other => Json::String(other.to_string()),
     }
 }

@@ -77,17 +77,25 @@ pub fn split_records<R: Read>(
     let mut seen_any = false;
     let mut eof = false;
     let mut pos = 0usize;
+    let mut read_error = None;
     loop {
         if !eof {
             match fill(&mut reader, &mut buf) {
                 Ok(0) => eof = true,
                 Ok(_) => {}
-                Err(e) => return (base + buf.len() as u64, Some(ScanError::Read(e.to_string()))),
+                Err(e) => {
+                    // Deliver the complete records read before the failure, then report it.
+                    eof = true;
+                    read_error = Some(ScanError::Read(e.to_string()));
+                }
             }
         }
-        match scan(&buf, &mut pos, eof, &mut mode, &mut seen_any, base, sink) {
-            Ok(()) => {}
-            Err(e) => return (base + buf.len() as u64, Some(e)),
+        let scanned = scan(&buf, &mut pos, eof, &mut mode, &mut seen_any, base, sink);
+        if let Some(e) = read_error {
+            return (base + buf.len() as u64, Some(e));
+        }
+        if let Err(e) = scanned {
+            return (base + buf.len() as u64, Some(e));
         }
         if eof {
             let end = base + buf.len() as u64;
