@@ -48,5 +48,9 @@ pub fn finding_id(rule_id: &str, evidence: &[String]) -> String {
         h.update([0u8]);
         h.update(id.as_bytes());
     }
-    h.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect()
+    h.finalize()
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -15,11 +15,11 @@ use simd_json::BorrowedValue as Value;
 use simd_json::prelude::*;
 
 use crate::event::Event;
+use crate::sources::Input;
 use crate::sources::local::{self, Expanded};
 use crate::sources::scanner::{self, Framing};
-use crate::sources::Input;
 use crate::transforms::classify::{self, CredentialServices};
-use crate::transforms::normalize::{normalize, RecordError};
+use crate::transforms::normalize::{RecordError, normalize};
 
 /// Record-level messages printed per input before the rest are only counted.
 const MESSAGES_PER_INPUT: usize = 3;
@@ -104,7 +104,11 @@ impl InputResult {
 }
 
 /// Reads every input and returns the kept, classified events.
-pub fn ingest(expanded: &Expanded, opts: &IngestOptions, progress: Option<&ProgressBar>) -> Ingested {
+pub fn ingest(
+    expanded: &Expanded,
+    opts: &IngestOptions,
+    progress: Option<&ProgressBar>,
+) -> Ingested {
     let results: Vec<(String, InputResult)> = expanded
         .inputs
         .par_iter()
@@ -120,7 +124,11 @@ pub fn ingest(expanded: &Expanded, opts: &IngestOptions, progress: Option<&Progr
 }
 
 /// Reads records from an arbitrary stream (used by non-file sources and tests).
-pub fn ingest_reader(name: &str, reader: Box<dyn std::io::Read + Send>, opts: &IngestOptions) -> Ingested {
+pub fn ingest_reader(
+    name: &str,
+    reader: Box<dyn std::io::Read + Send>,
+    opts: &IngestOptions,
+) -> Ingested {
     let r = read_stream(name, reader, opts);
     assemble(&Expanded::default(), vec![(name.to_string(), r)])
 }
@@ -144,11 +152,17 @@ fn assemble(expanded: &Expanded, results: Vec<(String, InputResult)>) -> Ingeste
         s.events_outside_time_window += r.outside;
         out.messages.extend(r.messages);
         if r.suppressed > 0 {
-            out.messages.push(format!("{name}: ... and {} more record problems", r.suppressed));
+            out.messages.push(format!(
+                "{name}: ... and {} more record problems",
+                r.suppressed
+            ));
         }
         if let Some(reason) = r.bad {
             out.messages.push(format!("{name}: skipped: {reason}"));
-            s.inputs_skipped.push(SkippedInput { input: name, reason });
+            s.inputs_skipped.push(SkippedInput {
+                input: name,
+                reason,
+            });
         }
         creds.merge(r.creds);
         out.events.extend(r.events);
@@ -158,12 +172,19 @@ fn assemble(expanded: &Expanded, results: Vec<(String, InputResult)>) -> Ingeste
     out.events.retain_mut(|e| {
         creds.attribute(e);
         match &e.event_id {
-            Some(id) => seen.insert((id.clone(), e.event_name.clone(), e.event_source.clone(), e.event_time, e.account_id.clone())),
+            Some(id) => seen.insert((
+                id.clone(),
+                e.event_name.clone(),
+                e.event_source.clone(),
+                e.event_time,
+                e.account_id.clone(),
+            )),
             None => true,
         }
     });
     s.duplicate_events_dropped = (before - out.events.len()) as u64;
-    out.events.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
+    out.events
+        .sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
     s.events_kept = out.events.len() as u64;
     out
 }
@@ -181,7 +202,11 @@ fn read_input(input: &Input, opts: &IngestOptions) -> InputResult {
 }
 
 /// Splits a stream into records and processes each one.
-fn read_stream(name: &str, reader: Box<dyn std::io::Read + Send>, opts: &IngestOptions) -> InputResult {
+fn read_stream(
+    name: &str,
+    reader: Box<dyn std::io::Read + Send>,
+    opts: &IngestOptions,
+) -> InputResult {
     let mut r = InputResult::default();
     let mut scratch = Vec::new();
     let (_, err) = scanner::split_records(reader, &mut |raw, framing| {
@@ -195,7 +220,9 @@ fn read_stream(name: &str, reader: Box<dyn std::io::Read + Send>, opts: &IngestO
     {
         r.bad = Some(match e {
             scanner::ScanError::Empty => "empty input: no JSON found".to_string(),
-            other if r.records > 0 => format!("{other} (kept the {} records read before it)", r.records),
+            other if r.records > 0 => {
+                format!("{other} (kept the {} records read before it)", r.records)
+            }
             other => other.to_string(),
         });
     }
@@ -203,7 +230,14 @@ fn read_stream(name: &str, reader: Box<dyn std::io::Read + Send>, opts: &IngestO
 }
 
 /// Handles one raw record: prefilter, parse, unwrap LookupEvents, normalize, keep or drop.
-fn on_record(name: &str, raw: &[u8], framing: Framing, opts: &IngestOptions, r: &mut InputResult, scratch: &mut Vec<u8>) {
+fn on_record(
+    name: &str,
+    raw: &[u8],
+    framing: Framing,
+    opts: &IngestOptions,
+    r: &mut InputResult,
+    scratch: &mut Vec<u8>,
+) {
     let first_top = framing == Framing::TopLevel && !r.seen_top_level;
     if framing == Framing::TopLevel {
         r.seen_top_level = true;
@@ -219,7 +253,10 @@ fn on_record(name: &str, raw: &[u8], framing: Framing, opts: &IngestOptions, r: 
         Err(e) => {
             r.records += 1;
             r.unreadable += 1;
-            r.note(name, format!("record {} skipped: invalid JSON: {e}", r.records));
+            r.note(
+                name,
+                format!("record {} skipped: invalid JSON: {e}", r.records),
+            );
             return;
         }
     };
@@ -228,7 +265,11 @@ fn on_record(name: &str, raw: &[u8], framing: Framing, opts: &IngestOptions, r: 
             r.digest = true;
             return;
         }
-        if let Some(items) = value.get("Records").or_else(|| value.get("Events")).and_then(|v| v.as_array()) {
+        if let Some(items) = value
+            .get("Records")
+            .or_else(|| value.get("Events"))
+            .and_then(|v| v.as_array())
+        {
             // A wrapper whose array is not its first member: handle each element.
             for item in items {
                 let text = simd_json::to_string(item).unwrap_or_default();
@@ -237,8 +278,13 @@ fn on_record(name: &str, raw: &[u8], framing: Framing, opts: &IngestOptions, r: 
             }
             return;
         }
-        if value.is_object() && value.get("eventName").is_none() && value.get("eventSource").is_none() && value.get("CloudTrailEvent").is_none() {
-            r.bad = Some("not a CloudTrail file: no Records, Events or eventName found".to_string());
+        if value.is_object()
+            && value.get("eventName").is_none()
+            && value.get("eventSource").is_none()
+            && value.get("CloudTrailEvent").is_none()
+        {
+            r.bad =
+                Some("not a CloudTrail file: no Records, Events or eventName found".to_string());
             return;
         }
         if !opts.all_events && !PREFILTER.is_match(raw) {
@@ -255,14 +301,26 @@ fn on_record(name: &str, raw: &[u8], framing: Framing, opts: &IngestOptions, r: 
                     Ok(v) => keep_event(name, &v, opts, r),
                     Err(e) => {
                         r.unreadable += 1;
-                        r.note(name, format!("record {} skipped: CloudTrailEvent is not valid JSON: {e}", r.records));
+                        r.note(
+                            name,
+                            format!(
+                                "record {} skipped: CloudTrailEvent is not valid JSON: {e}",
+                                r.records
+                            ),
+                        );
                     }
                 }
             }
             None if inner.is_object() => keep_event(name, inner, opts, r),
             None => {
                 r.unreadable += 1;
-                r.note(name, format!("record {} skipped: CloudTrailEvent is not a JSON string", r.records));
+                r.note(
+                    name,
+                    format!(
+                        "record {} skipped: CloudTrailEvent is not a JSON string",
+                        r.records
+                    ),
+                );
             }
         }
         return;
@@ -272,7 +330,8 @@ fn on_record(name: &str, raw: &[u8], framing: Framing, opts: &IngestOptions, r: 
 
 /// True for the body of a CloudTrail digest file.
 fn is_digest(v: &Value) -> bool {
-    v.get("digestStartTime").is_some() || (v.get("logFiles").is_some() && v.get("digestEndTime").is_some())
+    v.get("digestStartTime").is_some()
+        || (v.get("logFiles").is_some() && v.get("digestEndTime").is_some())
 }
 
 /// Normalizes and classifies a parsed event, then keeps it if relevant and in the window.
@@ -293,7 +352,14 @@ fn keep_event(name: &str, v: &Value, opts: &IngestOptions, r: &mut InputResult) 
     if !n.oddities.is_empty() {
         r.odd += 1;
         let id = e.event_id.as_deref().unwrap_or("?");
-        r.note(name, format!("record {} (eventID {id}) kept with odd fields: {}", r.records, n.oddities.join("; ")));
+        r.note(
+            name,
+            format!(
+                "record {} (eventID {id}) kept with odd fields: {}",
+                r.records,
+                n.oddities.join("; ")
+            ),
+        );
     }
     r.creds.observe(&e);
     let in_window = match e.event_time {

@@ -26,7 +26,10 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
     if let Ok(t) = DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f %z") {
         return Some(t.timestamp_micros());
     }
-    s.parse::<f64>().ok().filter(|v| v.is_finite() && *v > 0.0).map(|v| (v * 1e6) as i64)
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .map(|v| (v * 1e6) as i64)
 }
 
 /// Formats microseconds since the epoch as RFC 3339 UTC (`2026-11-17T09:14:03Z`).
@@ -98,7 +101,14 @@ mod tests {
         let now = Utc.timestamp_micros(now).unwrap();
         let d7 = parse_time_bound("7d", now).unwrap();
         assert_eq!(format_micros(d7), "2026-11-16T00:00:00Z");
-        assert_eq!(format_micros(parse_time_bound("2026-11-01", now).unwrap()), "2026-11-01T00:00:00Z");
-        assert!(parse_time_bound("soon", now).unwrap_err().contains("not a time"));
+        assert_eq!(
+            format_micros(parse_time_bound("2026-11-01", now).unwrap()),
+            "2026-11-01T00:00:00Z"
+        );
+        assert!(
+            parse_time_bound("soon", now)
+                .unwrap_err()
+                .contains("not a time")
+        );
     }
 }

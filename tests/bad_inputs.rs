@@ -27,16 +27,36 @@ fn gz(data: &[u8]) -> Vec<u8> {
 /// Writes the mixed folder and returns it.
 fn mixed_folder(dir: &Path) {
     let w = |name: &str, data: &[u8]| std::fs::write(dir.join(name), data).unwrap();
-    w("good.json", format!(r#"{{"Records":[{},{}]}}"#, bearer("good-1"), bearer("good-2")).as_bytes());
+    w(
+        "good.json",
+        format!(
+            r#"{{"Records":[{},{}]}}"#,
+            bearer("good-1"),
+            bearer("good-2")
+        )
+        .as_bytes(),
+    );
     // Truncated gzip: the first records are recovered.
     let many: Vec<String> = (1..=40).map(|i| bearer(&format!("trunc-{i}"))).collect();
     let full = gz(format!(r#"{{"Records":[{}]}}"#, many.join(",")).as_bytes());
     w("truncated.json.gz", &full[..full.len() * 2 / 3]);
     // Invalid JSON inside one record: the records around it are kept.
     let bad_mid = bearer("mid-bad").replace(r#""readOnly":true"#, r#""readOnly":tru"#);
-    w("invalid.json", format!(r#"{{"Records":[{},{},{}]}}"#, bearer("around-1"), bad_mid, bearer("around-2")).as_bytes());
+    w(
+        "invalid.json",
+        format!(
+            r#"{{"Records":[{},{},{}]}}"#,
+            bearer("around-1"),
+            bad_mid,
+            bearer("around-2")
+        )
+        .as_bytes(),
+    );
     w("empty.json", b"");
-    w("other.json", br#"{"name":"not cloudtrail","items":[1,2,3]}"#);
+    w(
+        "other.json",
+        br#"{"name":"not cloudtrail","items":[1,2,3]}"#,
+    );
     w("notjson.json", b"hello, world\n");
     w(
         "renamed-digest.json",
@@ -44,16 +64,28 @@ fn mixed_folder(dir: &Path) {
     );
     // Odd field types: numbers for strings, null identity, missing eventTime.
     let odd = bearer("odd-1")
-        .replace(r#""recipientAccountId":"111122223333""#, r#""recipientAccountId":111122223333"#)
-        .replace(r#""sourceIPAddress":"203.0.113.5""#, r#""sourceIPAddress":12345"#);
+        .replace(
+            r#""recipientAccountId":"111122223333""#,
+            r#""recipientAccountId":111122223333"#,
+        )
+        .replace(
+            r#""sourceIPAddress":"203.0.113.5""#,
+            r#""sourceIPAddress":12345"#,
+        );
     let null_identity = bearer("odd-2").replace(
         r#""userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::111122223333:user/BedrockAPIKey-ab12","accountId":"111122223333","userName":"BedrockAPIKey-ab12"}"#,
         r#""userIdentity":null"#,
     );
     let no_time = bearer("odd-3").replace(r#""eventTime":"2026-11-18T10:00:00Z","#, "");
-    w("odd.ndjson", format!("{odd}\n{null_identity}\n{no_time}\n").as_bytes());
+    w(
+        "odd.ndjson",
+        format!("{odd}\n{null_identity}\n{no_time}\n").as_bytes(),
+    );
     let mut big = String::from(r#"{"Records":["#);
-    big.push_str(&bearer("huge-1").replace(r#""userAgent":"curl/8.5.0""#, &format!(r#""userAgent":"{}""#, "x".repeat(40 << 20))));
+    big.push_str(&bearer("huge-1").replace(
+        r#""userAgent":"curl/8.5.0""#,
+        &format!(r#""userAgent":"{}""#, "x".repeat(40 << 20)),
+    ));
     big.push_str("]}");
     w("huge.json", big.as_bytes());
 }
@@ -64,12 +96,23 @@ fn mixed_bad_and_good_inputs_are_reported_and_good_events_kept() {
     mixed_folder(dir.path());
     let o = keytrail(&["events", dir.path().to_str().unwrap(), "--format", "ndjson"]);
     let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(3), "partial input exit code; stderr:\n{err}");
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "partial input exit code; stderr:\n{err}"
+    );
     let ids: Vec<String> = stdout(&o)
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event_id"].as_str().unwrap_or("").to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["event_id"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
         .collect();
-    for id in ["good-1", "good-2", "trunc-1", "around-1", "around-2", "odd-1", "odd-2", "odd-3"] {
+    for id in [
+        "good-1", "good-2", "trunc-1", "around-1", "around-2", "odd-1", "odd-2", "odd-3",
+    ] {
         assert!(ids.contains(&id.to_string()), "{id} missing from {ids:?}");
     }
     assert!(!ids.contains(&"mid-bad".to_string()));
@@ -88,7 +131,10 @@ fn mixed_bad_and_good_inputs_are_reported_and_good_events_kept() {
     line("odd.ndjson", "userIdentity is null");
     line("odd.ndjson", "eventTime is missing");
     line("huge.json", "larger than 32 MiB");
-    assert!(!err.contains("renamed-digest.json"), "digests are not errors:\n{err}");
+    assert!(
+        !err.contains("renamed-digest.json"),
+        "digests are not errors:\n{err}"
+    );
 }
 
 #[test]
@@ -102,7 +148,12 @@ fn summary_counts_what_was_skipped() {
     assert_eq!(s["digest_files_skipped"], 1);
     assert_eq!(s["records_unreadable"], 1);
     assert_eq!(s["records_with_odd_fields"], 3);
-    let skipped: Vec<&str> = s["inputs_skipped"].as_array().unwrap().iter().map(|x| x["input"].as_str().unwrap()).collect();
+    let skipped: Vec<&str> = s["inputs_skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["input"].as_str().unwrap())
+        .collect();
     assert_eq!(skipped.len(), 5, "{skipped:?}");
 }
 
@@ -134,7 +185,13 @@ fn a_missing_path_is_fatal_and_named() {
 fn closed_stdout_pipe_is_not_an_error() {
     use std::process::{Command, Stdio};
     let mut child = Command::new(env!("CARGO_BIN_EXE_keytrail"))
-        .args(["events", "sample-logs", "--format", "ndjson", "--all-events"])
+        .args([
+            "events",
+            "sample-logs",
+            "--format",
+            "ndjson",
+            "--all-events",
+        ])
         .current_dir(common::root())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -150,18 +207,53 @@ fn broken_rule_files_are_named_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let w = |n: &str, t: &str| std::fs::write(dir.path().join(n), t).unwrap();
     let head = "-- id: ok_rule\n-- title: t\n-- severity: low\n-- description: d\n";
-    w("a_ok.sql", &format!("{head}SELECT event_id FROM events WHERE bearer_token"));
-    w("b_header.sql", "-- title: no id\nSELECT event_id FROM events");
-    w("c_sql.sql", &format!("{}SELEC event_id FROM", head.replace("ok_rule", "c")));
-    w("d_column.sql", &format!("{}SELECT event_id, nonexistent_col FROM events", head.replace("ok_rule", "d")));
+    w(
+        "a_ok.sql",
+        &format!("{head}SELECT event_id FROM events WHERE bearer_token"),
+    );
+    w(
+        "b_header.sql",
+        "-- title: no id\nSELECT event_id FROM events",
+    );
+    w(
+        "c_sql.sql",
+        &format!("{}SELEC event_id FROM", head.replace("ok_rule", "c")),
+    );
+    w(
+        "d_column.sql",
+        &format!(
+            "{}SELECT event_id, nonexistent_col FROM events",
+            head.replace("ok_rule", "d")
+        ),
+    );
     let o = keytrail(&["rules", "lint", dir.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
-    assert!(out.contains("ok      ") && out.contains("a_ok.sql"), "{out}");
-    assert!(out.lines().any(|l| l.contains("b_header.sql") && l.contains("missing header line `-- id:`")), "{out}");
-    assert!(out.lines().any(|l| l.contains("c_sql.sql") && l.contains("does not parse")), "{out}");
-    assert!(out.lines().any(|l| l.contains("d_column.sql") && l.contains("nonexistent_col")), "{out}");
-    let o = keytrail(&["scan", "sample-logs", "--queries", dir.path().to_str().unwrap()]);
+    assert!(
+        out.contains("ok      ") && out.contains("a_ok.sql"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("b_header.sql") && l.contains("missing header line `-- id:`")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("c_sql.sql") && l.contains("does not parse")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("d_column.sql") && l.contains("nonexistent_col")),
+        "{out}"
+    );
+    let o = keytrail(&[
+        "scan",
+        "sample-logs",
+        "--queries",
+        dir.path().to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("b_header.sql"));
 }
@@ -174,8 +266,20 @@ fn extra_rules_from_queries_dir_produce_findings() {
         "-- id: scripted_bearer_client\n-- title: Scripted client used a Bedrock key\n-- severity: high\n-- description: curl or python-requests with a bearer token\nSELECT user_agent, event_id FROM events WHERE bearer_token AND (user_agent LIKE 'curl/%' OR user_agent LIKE 'python-requests%')",
     )
     .unwrap();
-    let o = keytrail(&["scan", "sample-logs", "--queries", dir.path().to_str().unwrap(), "--format", "ndjson", "--fail-on", "critical"]);
+    let o = keytrail(&[
+        "scan",
+        "sample-logs",
+        "--queries",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "ndjson",
+        "--fail-on",
+        "critical",
+    ]);
     assert_eq!(o.status.code(), Some(1));
-    let n = stdout(&o).lines().filter(|l| l.contains("\"rule_id\":\"scripted_bearer_client\"")).count();
+    let n = stdout(&o)
+        .lines()
+        .filter(|l| l.contains("\"rule_id\":\"scripted_bearer_client\""))
+        .count();
     assert!(n >= 4, "{n}");
 }

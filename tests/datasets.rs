@@ -8,7 +8,10 @@ use common::{keytrail, shared_datasets, stderr, stdout};
 /// Runs `events --all-events` on a dataset folder and returns (exit code, rows, stderr).
 fn all_events(dir: &str) -> (i32, Vec<serde_json::Value>, String) {
     let o = keytrail(&["events", dir, "--all-events", "--format", "ndjson"]);
-    let rows = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rows = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     (o.status.code().unwrap(), rows, stderr(&o))
 }
 
@@ -19,7 +22,10 @@ fn invictus_delivery_files_parse_completely_with_no_key_findings() {
     let (code, rows, err) = all_events(dir.to_str().unwrap());
     assert_eq!(code, 0, "{err}");
     assert_eq!(rows.len(), 2900, "{err}");
-    assert!(rows.iter().all(|r| r["event_time"].is_string() && r["event_name"].is_string()));
+    assert!(
+        rows.iter()
+            .all(|r| r["event_time"].is_string() && r["event_name"].is_string())
+    );
     assert!(rows.iter().all(|r| r["account_id"] == "123837392027"));
     assert!(rows.iter().all(|r| r["activity"].is_null()));
     let o = keytrail(&["scan", dir.to_str().unwrap(), "--format", "json"]);
@@ -38,18 +44,39 @@ fn stratus_bare_arrays_with_quirks_parse_completely() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(rows.len(), 312, "{err}");
     // The non-ISO eventTime is read, leading-zero IPs stay text.
-    assert!(rows.iter().any(|r| r["event_time"] == "2025-03-26T17:22:33Z"));
-    assert!(rows.iter().any(|r| r["source_ip"].as_str().is_some_and(|ip| ip.starts_with('0'))));
-    assert!(rows.iter().all(|r| r["event_time"].is_string()), "every event has a time");
+    assert!(
+        rows.iter()
+            .any(|r| r["event_time"] == "2025-03-26T17:22:33Z")
+    );
+    assert!(rows.iter().any(|r| {
+        r["source_ip"]
+            .as_str()
+            .is_some_and(|ip| ip.starts_with('0'))
+    }));
+    assert!(
+        rows.iter().all(|r| r["event_time"].is_string()),
+        "every event has a time"
+    );
     // Three different events share one eventID: none is lost.
-    for name in ["DeleteTrail", "DeleteModelInvocationLoggingConfiguration", "DeleteGuardrail"] {
+    for name in [
+        "DeleteTrail",
+        "DeleteModelInvocationLoggingConfiguration",
+        "DeleteGuardrail",
+    ] {
         assert!(rows.iter().any(|r| r["event_name"] == name), "{name}");
     }
     assert!(rows.iter().all(|r| r["activity"].is_null()));
     let o = keytrail(&["scan", dir.to_str().unwrap(), "--format", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(v["findings"].as_array().unwrap().len(), 0, "no key findings in real data");
+    assert_eq!(
+        v["findings"].as_array().unwrap().len(),
+        0,
+        "no key findings in real data"
+    );
     assert_eq!(v["summary"]["events_read"], 312);
-    assert!(v["summary"]["events_kept"].as_u64().unwrap() > 0, "the Bedrock control-plane events are kept");
+    assert!(
+        v["summary"]["events_kept"].as_u64().unwrap() > 0,
+        "the Bedrock control-plane events are kept"
+    );
 }

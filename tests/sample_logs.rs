@@ -90,7 +90,8 @@ fn scan_json(extra: &[&str]) -> (i32, Report) {
     let mut args = vec!["scan", "sample-logs", "--format", "json"];
     args.extend_from_slice(extra);
     let o = keytrail(&args);
-    let report: Report = serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{e}\n{}", stderr(&o)));
+    let report: Report =
+        serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{e}\n{}", stderr(&o)));
     (o.status.code().unwrap(), report)
 }
 
@@ -100,7 +101,10 @@ fn events(extra: &[&str]) -> Vec<EventRow> {
     args.extend_from_slice(extra);
     let o = keytrail(&args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+    stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
 }
 
 #[test]
@@ -111,7 +115,11 @@ fn scan_reports_every_rule_with_expected_counts() {
     let mut per_rule: BTreeMap<&str, usize> = BTreeMap::new();
     for f in &r.findings {
         *per_rule.entry(f.rule_id.as_str()).or_default() += 1;
-        assert!(!f.evidence_event_ids.is_empty(), "{} has no evidence", f.rule_id);
+        assert!(
+            !f.evidence_event_ids.is_empty(),
+            "{} has no evidence",
+            f.rule_id
+        );
         assert_eq!(f.evidence_count as usize, f.evidence_event_ids.len());
         assert_eq!(f.finding_id.len(), 24);
         assert!(["info", "low", "medium", "high", "critical"].contains(&f.severity.as_str()));
@@ -129,17 +137,42 @@ fn scan_reports_every_rule_with_expected_counts() {
     ]);
     assert_eq!(per_rule, expected);
     let s = &r.summary;
-    assert_eq!((s.inputs_read, s.events_read, s.events_kept, s.digest_files_skipped), (13, 177, 67, 1));
-    assert_eq!((s.records_unreadable, s.records_with_odd_fields, s.duplicate_events_dropped), (0, 0, 0));
-    assert_eq!((s.files_ignored_by_name, s.events_outside_time_window), (1, 0));
+    assert_eq!(
+        (
+            s.inputs_read,
+            s.events_read,
+            s.events_kept,
+            s.digest_files_skipped
+        ),
+        (13, 177, 67, 1)
+    );
+    assert_eq!(
+        (
+            s.records_unreadable,
+            s.records_with_odd_fields,
+            s.duplicate_events_dropped
+        ),
+        (0, 0, 0)
+    );
+    assert_eq!(
+        (s.files_ignored_by_name, s.events_outside_time_window),
+        (1, 0)
+    );
     assert!(s.inputs_skipped.is_empty());
 }
 
 #[test]
 fn key_used_after_revocation_names_both_keys_and_their_calls() {
     let (_, r) = scan_json(&[]);
-    let hits: Vec<&Finding> = r.findings.iter().filter(|f| f.rule_id == "key_used_after_revocation").collect();
-    let users: Vec<&str> = hits.iter().map(|f| f.fields["key_user"].as_str().unwrap()).collect();
+    let hits: Vec<&Finding> = r
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == "key_used_after_revocation")
+        .collect();
+    let users: Vec<&str> = hits
+        .iter()
+        .map(|f| f.fields["key_user"].as_str().unwrap())
+        .collect();
     assert_eq!(users, ["BedrockAPIKey-x7k2", "ci-bot"]);
     assert_eq!(hits[0].fields["calls_after"], 2);
     assert_eq!(hits[0].fields["revocation"], "key_status_changed");
@@ -153,10 +186,22 @@ fn long_term_use_is_grouped_per_principal() {
     let x7k2 = r
         .findings
         .iter()
-        .find(|f| f.rule_id == "long_term_key_use" && f.fields["principal"] == "arn:aws:iam::111122223333:user/BedrockAPIKey-x7k2")
+        .find(|f| {
+            f.rule_id == "long_term_key_use"
+                && f.fields["principal"] == "arn:aws:iam::111122223333:user/BedrockAPIKey-x7k2"
+        })
         .expect("x7k2 use");
-    assert_eq!((x7k2.fields["calls_ok"].as_i64(), x7k2.fields["calls_denied"].as_i64()), (Some(11), Some(3)));
-    assert_eq!(x7k2.fields["regions"], serde_json::json!(["us-east-1", "us-west-2"]));
+    assert_eq!(
+        (
+            x7k2.fields["calls_ok"].as_i64(),
+            x7k2.fields["calls_denied"].as_i64()
+        ),
+        (Some(11), Some(3))
+    );
+    assert_eq!(
+        x7k2.fields["regions"],
+        serde_json::json!(["us-east-1", "us-west-2"])
+    );
     assert_eq!(x7k2.fields["first_seen"], "2026-11-17T09:30:12Z");
 }
 
@@ -166,7 +211,9 @@ fn events_carry_every_activity_value_and_all_columns() {
     assert_eq!(rows.len(), 67);
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for r in &rows {
-        *counts.entry(r.activity.clone().unwrap_or_else(|| "null".into())).or_default() += 1;
+        *counts
+            .entry(r.activity.clone().unwrap_or_else(|| "null".into()))
+            .or_default() += 1;
     }
     let expected: BTreeMap<String, usize> = [
         ("bearer_long_term", 28),
@@ -182,25 +229,44 @@ fn events_carry_every_activity_value_and_all_columns() {
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     assert_eq!(counts, expected);
-    let string_flag = rows.iter().filter(|r| r.source.ends_with("lake-export.ndjson") && r.bearer_token).count();
+    let string_flag = rows
+        .iter()
+        .filter(|r| r.source.ends_with("lake-export.ndjson") && r.bearer_token)
+        .count();
     assert!(string_flag >= 1, "the string \"true\" flag is read");
-    assert!(rows.iter().any(|r| r.source.contains("lookup-events") && r.activity.as_deref() == Some("key_created")));
+    assert!(rows.iter().any(
+        |r| r.source.contains("lookup-events") && r.activity.as_deref() == Some("key_created")
+    ));
 }
 
 #[test]
 fn time_window_filters_events_and_is_counted() {
     let rows = events(&["--since", "2026-11-19T00:00:00Z", "--until", "2026-11-20"]);
     assert!(!rows.is_empty());
-    assert!(rows.iter().all(|r| r.event_time.as_deref().is_some_and(|t| t.starts_with("2026-11-19"))));
+    assert!(rows.iter().all(|r| {
+        r.event_time
+            .as_deref()
+            .is_some_and(|t| t.starts_with("2026-11-19"))
+    }));
     let (_, r) = scan_json(&["--since", "2026-11-19T00:00:00Z", "--until", "2026-11-20"]);
     assert_eq!(r.summary.events_kept as usize, rows.len());
-    assert_eq!(r.summary.events_kept + r.summary.events_outside_time_window, 67);
+    assert_eq!(
+        r.summary.events_kept + r.summary.events_outside_time_window,
+        67
+    );
 }
 
 #[test]
 fn fail_on_sets_exit_code_one() {
     assert_eq!(scan_json(&["--fail-on", "critical"]).0, 1);
-    let o = keytrail(&["scan", "sample-logs/lookup-events", "--format", "ndjson", "--fail-on", "critical"]);
+    let o = keytrail(&[
+        "scan",
+        "sample-logs/lookup-events",
+        "--format",
+        "ndjson",
+        "--fail-on",
+        "critical",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
@@ -216,7 +282,10 @@ fn query_runs_user_sql_over_events() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(rows[0]["principal_arn"], "arn:aws:iam::111122223333:user/BedrockAPIKey-x7k2");
+    assert_eq!(
+        rows[0]["principal_arn"],
+        "arn:aws:iam::111122223333:user/BedrockAPIKey-x7k2"
+    );
     assert_eq!(rows[0]["calls"], 14);
     let total: i64 = rows.iter().map(|r| r["calls"].as_i64().unwrap()).sum();
     assert_eq!(total, 28);
@@ -226,7 +295,11 @@ fn query_runs_user_sql_over_events() {
 fn bad_sql_is_a_fatal_error_with_a_hint() {
     let o = keytrail(&["query", "sample-logs", "--sql", "SELECT nope FROM events"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("the table is `events`"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the table is `events`"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -243,7 +316,14 @@ fn table_output_has_one_table_per_rule_and_a_summary() {
 fn csv_and_output_file_work() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f.csv");
-    let o = keytrail(&["scan", "sample-logs", "--format", "csv", "--output", path.to_str().unwrap()]);
+    let o = keytrail(&[
+        "scan",
+        "sample-logs",
+        "--format",
+        "csv",
+        "--output",
+        path.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).is_empty());
     let mut r = csv::Reader::from_path(&path).unwrap();

@@ -30,7 +30,11 @@ pub fn ingest_options(a: &InputArgs) -> Result<IngestOptions> {
     let now = Utc::now();
     let bound = |v: &Option<String>, flag: &str| -> Result<Option<i64>> {
         v.as_deref()
-            .map(|s| parse_time_bound(s, now).map_err(anyhow::Error::msg).with_context(|| format!("bad {flag}")))
+            .map(|s| {
+                parse_time_bound(s, now)
+                    .map_err(anyhow::Error::msg)
+                    .with_context(|| format!("bad {flag}"))
+            })
             .transpose()
     };
     Ok(IngestOptions {
@@ -44,11 +48,15 @@ pub fn ingest_options(a: &InputArgs) -> Result<IngestOptions> {
 pub fn load(a: &InputArgs, err: &mut dyn Write) -> Result<Ingested> {
     let opts = ingest_options(a)?;
     let expanded = local::expand(&a.paths)?;
-    let bar = (!a.quiet && std::io::stderr().is_terminal() && expanded.inputs.len() > 20).then(|| {
-        let b = ProgressBar::new(expanded.inputs.len() as u64);
-        b.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed} ETA {eta}").expect("template"));
-        b
-    });
+    let bar =
+        (!a.quiet && std::io::stderr().is_terminal() && expanded.inputs.len() > 20).then(|| {
+            let b = ProgressBar::new(expanded.inputs.len() as u64);
+            b.set_style(
+                ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed} ETA {eta}")
+                    .expect("template"),
+            );
+            b
+        });
     let ingested = ingest(&expanded, &opts, bar.as_ref());
     if let Some(b) = bar {
         b.finish_and_clear();

@@ -14,8 +14,9 @@ use crate::table::events_frame;
 pub fn run(a: &QueryArgs, err: &mut dyn Write) -> Result<Outcome> {
     let ingested = load(&a.input, err)?;
     let df = events_frame(&ingested.events).context("building the events table")?;
-    let result = run_sql(&df, &a.sql)
-        .with_context(|| "the SQL failed; the table is `events` and its columns are listed in the README".to_string())?;
+    let result = run_sql(&df, &a.sql).with_context(|| {
+        "the SQL failed; the table is `events` and its columns are listed in the README".to_string()
+    })?;
     let mut w = output::open_output(a.input.output.as_deref()).context("opening output")?;
     output::write_frame(&mut *w, a.input.format, &result)?;
     w.flush()?;

@@ -21,23 +21,40 @@ pub fn run(cmd: &RulesCommand, out: &mut dyn Write, err: &mut dyn Write) -> Resu
 /// Prints a table of rules.
 fn list(rules: &[rules::Rule], out: &mut dyn Write) -> Result<Outcome> {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
     t.set_header(vec!["id", "severity", "title", "mitre", "origin"]);
     for r in rules {
-        t.add_row(vec![r.id.clone(), r.severity.as_str().into(), r.title.clone(), r.mitre.join(", "), r.origin.clone()]);
+        t.add_row(vec![
+            r.id.clone(),
+            r.severity.as_str().into(),
+            r.title.clone(),
+            r.mitre.join(", "),
+            r.origin.clone(),
+        ]);
     }
     writeln!(out, "{t}")?;
     Ok(Outcome::default())
 }
 
 /// Lints every rule in `dir` (or the built-ins); each broken file is named with why.
-fn lint_rules(dir: Option<&std::path::Path>, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outcome> {
+fn lint_rules(
+    dir: Option<&std::path::Path>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Outcome> {
     let entries: Vec<(String, Result<rules::Rule, rules::RuleError>)> = match dir {
         Some(d) => rules::load_dir(d)?,
-        None => rules::builtin_rules().into_iter().map(|r| (r.origin.clone(), Ok(r))).collect(),
+        None => rules::builtin_rules()
+            .into_iter()
+            .map(|r| (r.origin.clone(), Ok(r)))
+            .collect(),
     };
     if entries.is_empty() {
-        bail!("no *.sql rule files found in {}", dir.map(|d| d.display().to_string()).unwrap_or_default());
+        bail!(
+            "no *.sql rule files found in {}",
+            dir.map(|d| d.display().to_string()).unwrap_or_default()
+        );
     }
     let mut broken = 0;
     let mut ids = std::collections::HashSet::new();
@@ -57,7 +74,11 @@ fn lint_rules(dir: Option<&std::path::Path>, out: &mut dyn Write, err: &mut dyn 
         }
     }
     if broken > 0 {
-        writeln!(err, "keytrail: {broken} of {} rule files are broken", entries.len())?;
+        writeln!(
+            err,
+            "keytrail: {broken} of {} rule files are broken",
+            entries.len()
+        )?;
         bail!(LintFailed(broken));
     }
     writeln!(out, "{} rule files ok", entries.len())?;

@@ -15,11 +15,16 @@ use crate::table::events_frame;
 pub fn collect_rules(dirs: &[std::path::PathBuf]) -> Result<Vec<Rule>> {
     let mut all = rules::builtin_rules();
     for d in dirs {
-        for (name, r) in rules::load_dir(d).with_context(|| format!("reading rules from {}", d.display()))? {
+        for (name, r) in
+            rules::load_dir(d).with_context(|| format!("reading rules from {}", d.display()))?
+        {
             match r {
                 Ok(rule) => {
                     if all.iter().any(|x| x.id == rule.id) {
-                        bail!("{name}: rule id {:?} is already defined; ids must be unique", rule.id);
+                        bail!(
+                            "{name}: rule id {:?} is already defined; ids must be unique",
+                            rule.id
+                        );
                     }
                     all.push(rule)
                 }
@@ -43,10 +48,17 @@ pub fn run(a: &ScanArgs, err: &mut dyn Write) -> Result<Outcome> {
     output::write_findings(&mut *w, a.input.format, &findings, &ingested.summary)?;
     w.flush()?;
     if a.input.format != Format::Table {
-        writeln!(err, "{}; {} findings", output::summary_line(&ingested.summary), findings.len())?;
+        writeln!(
+            err,
+            "{}; {} findings",
+            output::summary_line(&ingested.summary),
+            findings.len()
+        )?;
     }
     Ok(Outcome {
-        findings_hit: a.fail_on.is_some_and(|s| findings.iter().any(|f| f.severity >= s)),
+        findings_hit: a
+            .fail_on
+            .is_some_and(|s| findings.iter().any(|f| f.severity >= s)),
         partial: !ingested.summary.inputs_skipped.is_empty(),
     })
 }

@@ -6,7 +6,7 @@ pub mod values;
 use std::io::{self, Write};
 use std::path::Path;
 
-use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use polars::prelude::DataFrame;
 use serde_json::Value as Json;
 
@@ -35,12 +35,19 @@ pub fn open_output(path: Option<&Path>) -> io::Result<Box<dyn Write>> {
 /// A comfy-table with keytrail's look.
 fn new_table(header: Vec<String>) -> Table {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_header(header);
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header);
     t
 }
 
 /// Writes findings for `scan` in the chosen format (table includes the summary).
-pub fn write_findings(w: &mut dyn Write, format: Format, findings: &[Finding], summary: &Summary) -> io::Result<()> {
+pub fn write_findings(
+    w: &mut dyn Write,
+    format: Format,
+    findings: &[Finding],
+    summary: &Summary,
+) -> io::Result<()> {
     match format {
         Format::Json => {
             let doc = ScanReport {
@@ -64,14 +71,28 @@ pub fn write_findings(w: &mut dyn Write, format: Format, findings: &[Finding], s
 }
 
 /// One table per rule that fired, then the summary.
-fn write_findings_tables(w: &mut dyn Write, findings: &[Finding], summary: &Summary) -> io::Result<()> {
+fn write_findings_tables(
+    w: &mut dyn Write,
+    findings: &[Finding],
+    summary: &Summary,
+) -> io::Result<()> {
     let mut i = 0;
     while i < findings.len() {
         let rule = &findings[i].rule_id;
-        let group: Vec<&Finding> = findings[i..].iter().take_while(|f| &f.rule_id == rule).collect();
+        let group: Vec<&Finding> = findings[i..]
+            .iter()
+            .take_while(|f| &f.rule_id == rule)
+            .collect();
         i += group.len();
         let f0 = group[0];
-        writeln!(w, "[{}] {} ({}): {} finding(s)", f0.severity.as_str().to_uppercase(), f0.title, f0.rule_id, group.len())?;
+        writeln!(
+            w,
+            "[{}] {} ({}): {} finding(s)",
+            f0.severity.as_str().to_uppercase(),
+            f0.title,
+            f0.rule_id,
+            group.len()
+        )?;
         let mut header: Vec<String> = f0.fields.keys().cloned().collect();
         header.push("evidence".into());
         let mut t = new_table(header.clone());
@@ -93,7 +114,12 @@ fn write_findings_tables(w: &mut dyn Write, findings: &[Finding], summary: &Summ
 
 /// Short evidence text: the count and the first event ids.
 fn evidence_text(f: &Finding) -> String {
-    let shown: Vec<&str> = f.evidence_event_ids.iter().take(2).map(String::as_str).collect();
+    let shown: Vec<&str> = f
+        .evidence_event_ids
+        .iter()
+        .take(2)
+        .map(String::as_str)
+        .collect();
     match f.evidence_count {
         0 => String::new(),
         1 => shown.join(""),
@@ -142,7 +168,15 @@ pub fn summary_line(s: &Summary) -> String {
 /// Findings as CSV: fixed columns, rule-specific fields as a JSON object.
 fn write_findings_csv(w: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
     let mut c = csv::Writer::from_writer(w);
-    c.write_record(["finding_id", "rule_id", "severity", "title", "evidence_count", "evidence_event_ids", "fields"])?;
+    c.write_record([
+        "finding_id",
+        "rule_id",
+        "severity",
+        "title",
+        "evidence_count",
+        "evidence_event_ids",
+        "fields",
+    ])?;
     for f in findings {
         c.write_record([
             f.finding_id.as_str(),
@@ -158,8 +192,18 @@ fn write_findings_csv(w: &mut dyn Write, findings: &[Finding]) -> io::Result<()>
 }
 
 /// Columns shown by `events --format table` (all columns go to the other formats).
-const EVENT_TABLE_COLUMNS: &[&str] =
-    &["event_time", "account_id", "aws_region", "event_name", "user_name", "activity", "key_kind", "source_ip", "error_code", "event_id"];
+const EVENT_TABLE_COLUMNS: &[&str] = &[
+    "event_time",
+    "account_id",
+    "aws_region",
+    "event_name",
+    "user_name",
+    "activity",
+    "key_kind",
+    "source_ip",
+    "error_code",
+    "event_id",
+];
 
 /// Writes events in the chosen format; JSON objects carry every table column.
 pub fn write_events(w: &mut dyn Write, format: Format, events: &[Event]) -> io::Result<()> {
@@ -186,7 +230,12 @@ pub fn write_events(w: &mut dyn Write, format: Format, events: &[Event]) -> io::
             let mut t = new_table(EVENT_TABLE_COLUMNS.iter().map(|s| s.to_string()).collect());
             for e in events {
                 let v = serde_json::to_value(e)?;
-                t.add_row(EVENT_TABLE_COLUMNS.iter().map(|k| json_text(&v[*k])).collect::<Vec<_>>());
+                t.add_row(
+                    EVENT_TABLE_COLUMNS
+                        .iter()
+                        .map(|k| json_text(&v[*k]))
+                        .collect::<Vec<_>>(),
+                );
             }
             writeln!(w, "{t}")?;
             writeln!(w, "{} events", events.len())
@@ -210,8 +259,14 @@ pub fn write_frame(w: &mut dyn Write, format: Format, df: &DataFrame) -> io::Res
             writeln!(w)
         }
         Format::Csv | Format::Table => {
-            let names: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
-            let cells = |r: &serde_json::Map<String, Json>| names.iter().map(|n| json_text(&r[n])).collect::<Vec<_>>();
+            let names: Vec<String> = df
+                .get_column_names()
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            let cells = |r: &serde_json::Map<String, Json>| {
+                names.iter().map(|n| json_text(&r[n])).collect::<Vec<_>>()
+            };
             if format == Format::Csv {
                 let mut c = csv::Writer::from_writer(w);
                 c.write_record(&names)?;

@@ -24,7 +24,12 @@ pub fn any_to_json(v: &AnyValue) -> Json {
         AnyValue::Float64(x) => Json::from(*x),
         AnyValue::Datetime(x, unit, _) => Json::String(format_micros(to_micros(*x, *unit))),
         AnyValue::DatetimeOwned(x, unit, _) => Json::String(format_micros(to_micros(*x, *unit))),
-        AnyValue::List(s) => Json::Array(s.iter().filter(|x| !x.is_null()).map(|x| any_to_json(&x)).collect()),
+        AnyValue::List(s) => Json::Array(
+            s.iter()
+                .filter(|x| !x.is_null())
+                .map(|x| any_to_json(&x))
+                .collect(),
+        ),
         other => Json::String(other.to_string()),
     }
 }
@@ -50,13 +55,22 @@ pub fn json_text(v: &Json) -> String {
 
 /// A data frame as rows of JSON objects keyed by column name.
 pub fn frame_rows(df: &DataFrame) -> Vec<serde_json::Map<String, Json>> {
-    let names: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     (0..df.height())
         .map(|i| {
             names
                 .iter()
                 .zip(df.get_columns())
-                .map(|(n, c)| (n.clone(), c.get(i).map(|v| any_to_json(&v)).unwrap_or(Json::Null)))
+                .map(|(n, c)| {
+                    (
+                        n.clone(),
+                        c.get(i).map(|v| any_to_json(&v)).unwrap_or(Json::Null),
+                    )
+                })
                 .collect()
         })
         .collect()

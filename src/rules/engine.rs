@@ -36,9 +36,18 @@ pub fn run_rule(rule: &Rule, events: &DataFrame) -> Result<Vec<Finding>, RuleRun
         reason,
     };
     let df = run_sql(events, &rule.sql).map_err(|e| err(e.to_string()))?;
-    let names: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
-    if !names.iter().any(|n| n == EVIDENCE_LIST || n == EVIDENCE_ONE) {
-        return Err(err(format!("result has no `{EVIDENCE_LIST}` or `{EVIDENCE_ONE}` column to name the evidence")));
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    if !names
+        .iter()
+        .any(|n| n == EVIDENCE_LIST || n == EVIDENCE_ONE)
+    {
+        return Err(err(format!(
+            "result has no `{EVIDENCE_LIST}` or `{EVIDENCE_ONE}` column to name the evidence"
+        )));
     }
     let cols = df.get_columns();
     let mut out = Vec::with_capacity(df.height());

@@ -4,8 +4,8 @@
 use polars::prelude::*;
 use polars::sql::SQLContext;
 
-use super::engine::{EVIDENCE_LIST, EVIDENCE_ONE};
 use super::Rule;
+use super::engine::{EVIDENCE_LIST, EVIDENCE_ONE};
 use crate::table::events_frame;
 
 /// Checks that a parsed rule plans against the events schema and names evidence.
@@ -13,10 +13,16 @@ pub fn check_rule(rule: &Rule) -> Result<(), String> {
     let empty = events_frame(&[]).map_err(|e| e.to_string())?;
     let mut ctx = SQLContext::new();
     ctx.register("events", empty.lazy());
-    let mut lf = ctx.execute(&rule.sql).map_err(|e| format!("SQL does not parse or plan: {e}"))?;
-    let schema = lf.collect_schema().map_err(|e| format!("SQL refers to something unknown: {e}"))?;
+    let mut lf = ctx
+        .execute(&rule.sql)
+        .map_err(|e| format!("SQL does not parse or plan: {e}"))?;
+    let schema = lf
+        .collect_schema()
+        .map_err(|e| format!("SQL refers to something unknown: {e}"))?;
     if !schema.contains(EVIDENCE_LIST) && !schema.contains(EVIDENCE_ONE) {
-        return Err(format!("result has no `{EVIDENCE_LIST}` (list) or `{EVIDENCE_ONE}` column naming the evidence"));
+        return Err(format!(
+            "result has no `{EVIDENCE_LIST}` (list) or `{EVIDENCE_ONE}` column naming the evidence"
+        ));
     }
     Ok(())
 }
@@ -36,7 +42,11 @@ mod tests {
     #[test]
     fn unknown_columns_and_bad_sql_are_reported() {
         let head = "-- id: a\n-- title: t\n-- severity: low\n-- description: d\n";
-        let r = parse_rule(&format!("{head}SELECT no_such_column AS event_id FROM events"), "t").unwrap();
+        let r = parse_rule(
+            &format!("{head}SELECT no_such_column AS event_id FROM events"),
+            "t",
+        )
+        .unwrap();
         assert!(check_rule(&r).is_err());
         let r = parse_rule(&format!("{head}SELEC event_id FROM events"), "t").unwrap();
         assert!(check_rule(&r).unwrap_err().contains("does not parse"));

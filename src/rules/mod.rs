@@ -12,7 +12,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 /// How bad a finding is, in increasing order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -77,14 +79,38 @@ pub enum RuleError {
 
 /// The built-in rules, compiled in from `queries/`.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("long_term_key_created.sql", include_str!("../../queries/long_term_key_created.sql")),
-    ("key_without_short_expiry.sql", include_str!("../../queries/key_without_short_expiry.sql")),
-    ("key_creation_denied.sql", include_str!("../../queries/key_creation_denied.sql")),
-    ("console_key_flow.sql", include_str!("../../queries/console_key_flow.sql")),
-    ("long_term_key_use.sql", include_str!("../../queries/long_term_key_use.sql")),
-    ("short_term_key_use.sql", include_str!("../../queries/short_term_key_use.sql")),
-    ("key_used_after_revocation.sql", include_str!("../../queries/key_used_after_revocation.sql")),
-    ("credential_change_service_unknown.sql", include_str!("../../queries/credential_change_service_unknown.sql")),
+    (
+        "long_term_key_created.sql",
+        include_str!("../../queries/long_term_key_created.sql"),
+    ),
+    (
+        "key_without_short_expiry.sql",
+        include_str!("../../queries/key_without_short_expiry.sql"),
+    ),
+    (
+        "key_creation_denied.sql",
+        include_str!("../../queries/key_creation_denied.sql"),
+    ),
+    (
+        "console_key_flow.sql",
+        include_str!("../../queries/console_key_flow.sql"),
+    ),
+    (
+        "long_term_key_use.sql",
+        include_str!("../../queries/long_term_key_use.sql"),
+    ),
+    (
+        "short_term_key_use.sql",
+        include_str!("../../queries/short_term_key_use.sql"),
+    ),
+    (
+        "key_used_after_revocation.sql",
+        include_str!("../../queries/key_used_after_revocation.sql"),
+    ),
+    (
+        "credential_change_service_unknown.sql",
+        include_str!("../../queries/credential_change_service_unknown.sql"),
+    ),
 ];
 
 /// Parses a rule file's text.
@@ -103,7 +129,13 @@ pub fn parse_rule(text: &str, origin: &str) -> Result<Rule, RuleError> {
                         "title" => title = Some(v),
                         "severity" => sev = Some(v),
                         "description" => desc = Some(v),
-                        "mitre" => mitre = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+                        "mitre" => {
+                            mitre = v
+                                .split(',')
+                                .map(|s| s.trim().to_string())
+                                .filter(|s| !s.is_empty())
+                                .collect()
+                        }
                         _ => {}
                     }
                 }
@@ -118,7 +150,11 @@ pub fn parse_rule(text: &str, origin: &str) -> Result<Rule, RuleError> {
         sql.push('\n');
     }
     let id = id.ok_or(RuleError::MissingField("id"))?;
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-') {
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    {
         return Err(RuleError::BadId(id));
     }
     let sev = sev.ok_or(RuleError::MissingField("severity"))?;
@@ -142,13 +178,17 @@ pub fn parse_rule(text: &str, origin: &str) -> Result<Rule, RuleError> {
 pub fn builtin_rules() -> Vec<Rule> {
     BUILTIN
         .iter()
-        .map(|(name, text)| parse_rule(text, &format!("built-in:{name}")).expect("built-in rules are linted by tests"))
+        .map(|(name, text)| {
+            parse_rule(text, &format!("built-in:{name}"))
+                .expect("built-in rules are linted by tests")
+        })
         .collect()
 }
 
 /// Reads every `*.sql` file in `dir` (sorted), each parsed or with its error.
 pub fn load_dir(dir: &Path) -> Result<Vec<(String, Result<Rule, RuleError>)>, RuleError> {
-    let rd = std::fs::read_dir(dir).map_err(|e| RuleError::Io(format!("{}: {e}", dir.display())))?;
+    let rd =
+        std::fs::read_dir(dir).map_err(|e| RuleError::Io(format!("{}: {e}", dir.display())))?;
     let mut paths: Vec<_> = rd
         .filter_map(|d| d.ok().map(|d| d.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "sql"))
@@ -173,15 +213,29 @@ mod tests {
     #[test]
     fn header_is_parsed_and_sql_kept() {
         let r = parse_rule("-- id: x_1\n-- title: T\n-- severity: HIGH\n-- description: D\n-- mitre: T1, T2\nSELECT 1;\n", "t").unwrap();
-        assert_eq!((r.id.as_str(), r.severity, r.mitre.len(), r.sql.as_str()), ("x_1", Severity::High, 2, "SELECT 1"));
+        assert_eq!(
+            (r.id.as_str(), r.severity, r.mitre.len(), r.sql.as_str()),
+            ("x_1", Severity::High, 2, "SELECT 1")
+        );
     }
 
     #[test]
     fn broken_headers_say_what_is_wrong() {
-        assert_eq!(parse_rule("SELECT 1", "t").unwrap_err(), RuleError::MissingField("id"));
-        let e = parse_rule("-- id: a\n-- title: t\n-- severity: urgent\n-- description: d\nSELECT 1", "t").unwrap_err();
+        assert_eq!(
+            parse_rule("SELECT 1", "t").unwrap_err(),
+            RuleError::MissingField("id")
+        );
+        let e = parse_rule(
+            "-- id: a\n-- title: t\n-- severity: urgent\n-- description: d\nSELECT 1",
+            "t",
+        )
+        .unwrap_err();
         assert_eq!(e, RuleError::BadSeverity("urgent".into()));
-        let e = parse_rule("-- id: a\n-- title: t\n-- severity: low\n-- description: d\n", "t").unwrap_err();
+        let e = parse_rule(
+            "-- id: a\n-- title: t\n-- severity: low\n-- description: d\n",
+            "t",
+        )
+        .unwrap_err();
         assert_eq!(e, RuleError::NoSql);
     }
 }

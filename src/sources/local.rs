@@ -36,7 +36,11 @@ pub fn is_digest_name(name: &str) -> bool {
 fn is_log_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     let n = n.strip_suffix(".gz").unwrap_or(&n);
-    !name.starts_with('.') && (n.ends_with(".json") || n.ends_with(".ndjson") || n.ends_with(".jsonl") || name.ends_with(".gz"))
+    !name.starts_with('.')
+        && (n.ends_with(".json")
+            || n.ends_with(".ndjson")
+            || n.ends_with(".jsonl")
+            || name.ends_with(".gz"))
 }
 
 /// Expands paths into inputs; directories are walked in a stable (sorted) order.
@@ -65,7 +69,10 @@ pub fn expand(paths: &[String]) -> Result<Expanded, PathError> {
 
 /// Walks one directory, sorting entries by name so runs are reproducible.
 fn walk(dir: &Path, out: &mut Expanded) -> Result<(), PathError> {
-    for entry in walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name() {
+    for entry in walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+    {
         let entry = entry.map_err(|e| PathError {
             path: dir.display().to_string(),
             reason: e.to_string(),

@@ -39,10 +39,16 @@ impl std::fmt::Display for ScanError {
             ScanError::Empty => write!(f, "empty input: no JSON found"),
             ScanError::NotJson(o, c) => write!(f, "not JSON: unexpected {c:?} at byte {o}"),
             ScanError::Unexpected(o, c) => {
-                write!(f, "invalid JSON: unexpected {c:?} at byte {o}; the rest of the input was not read")
+                write!(
+                    f,
+                    "invalid JSON: unexpected {c:?} at byte {o}; the rest of the input was not read"
+                )
             }
             ScanError::Truncated(o) => {
-                write!(f, "input ends inside a record that starts at byte {o} (truncated file?)")
+                write!(
+                    f,
+                    "input ends inside a record that starts at byte {o} (truncated file?)"
+                )
             }
             ScanError::TooLarge(o) => write!(
                 f,
@@ -268,7 +274,11 @@ fn wrapper_prefix(buf: &[u8], i: usize) -> Prefix {
             if j >= buf.len() {
                 return Prefix::NeedMore;
             }
-            return if buf[j] == b'[' { Prefix::Wrapper(j + 1) } else { Prefix::Other };
+            return if buf[j] == b'[' {
+                Prefix::Wrapper(j + 1)
+            } else {
+                Prefix::Other
+            };
         }
     }
     Prefix::Other
@@ -371,7 +381,8 @@ mod tests {
 
     #[test]
     fn lookup_page_with_trailing_next_token_is_split() {
-        let (recs, err) = split(br#"{"Events":[{"CloudTrailEvent":"{\"a\":1}"}],"NextToken":"abc}"}"#);
+        let (recs, err) =
+            split(br#"{"Events":[{"CloudTrailEvent":"{\"a\":1}"}],"NextToken":"abc}"}"#);
         assert_eq!((recs.len(), err), (1, None));
     }
 
@@ -385,7 +396,10 @@ mod tests {
     #[test]
     fn empty_and_non_json_inputs_are_errors() {
         assert_eq!(split(b"  \n").1, Some(ScanError::Empty));
-        assert!(matches!(split(b"hello").1, Some(ScanError::NotJson(0, 'h'))));
+        assert!(matches!(
+            split(b"hello").1,
+            Some(ScanError::NotJson(0, 'h'))
+        ));
     }
 
     #[test]

@@ -15,7 +15,8 @@ const CONSOLE_KEY_USER_PREFIX: &str = "bedrockapikey-";
 /// True for IAM user names the Bedrock console creates for long-term keys.
 pub fn is_console_key_user(name: &str) -> bool {
     name.len() > CONSOLE_KEY_USER_PREFIX.len()
-        && name.as_bytes()[..CONSOLE_KEY_USER_PREFIX.len()].eq_ignore_ascii_case(CONSOLE_KEY_USER_PREFIX.as_bytes())
+        && name.as_bytes()[..CONSOLE_KEY_USER_PREFIX.len()]
+            .eq_ignore_ascii_case(CONSOLE_KEY_USER_PREFIX.as_bytes())
 }
 
 /// True when the event is Bedrock-relevant and kept by default.
@@ -27,7 +28,9 @@ pub fn is_relevant(e: &Event) -> bool {
         || name.contains("ServiceSpecificCredential")
         || e.user_name.as_deref().is_some_and(is_console_key_user)
         || e.target_user.as_deref().is_some_and(is_console_key_user)
-        || e.policy_arn.as_deref().is_some_and(|p| p.contains("AmazonBedrock"))
+        || e.policy_arn
+            .as_deref()
+            .is_some_and(|p| p.contains("AmazonBedrock"))
         || e.policy_mentions_bearer
 }
 
@@ -35,13 +38,24 @@ pub fn is_relevant(e: &Event) -> bool {
 pub fn classify_event(e: &mut Event) {
     if e.bearer_token {
         let (kind, basis) = bearer_kind(e);
-        e.activity = Some(if kind == "short_term" { "bearer_short_term" } else { "bearer_long_term" });
+        e.activity = Some(if kind == "short_term" {
+            "bearer_short_term"
+        } else {
+            "bearer_long_term"
+        });
         e.key_kind = Some(kind);
         e.key_basis = Some(basis);
         return;
     }
-    if is_iam(e) && e.event_name.as_deref() == Some("CreateServiceSpecificCredential") && is_bedrock_service(e) {
-        e.activity = Some(if e.error_code.is_some() { "key_create_failed" } else { "key_created" });
+    if is_iam(e)
+        && e.event_name.as_deref() == Some("CreateServiceSpecificCredential")
+        && is_bedrock_service(e)
+    {
+        e.activity = Some(if e.error_code.is_some() {
+            "key_create_failed"
+        } else {
+            "key_created"
+        });
         e.key_kind = Some("long_term");
         e.key_basis = Some("service_name");
     }
@@ -49,12 +63,16 @@ pub fn classify_event(e: &mut Event) {
 
 /// True when the event came from IAM (or names no source, as some exports do).
 fn is_iam(e: &Event) -> bool {
-    e.event_source.as_deref().is_none_or(|s| s == "iam.amazonaws.com")
+    e.event_source
+        .as_deref()
+        .is_none_or(|s| s == "iam.amazonaws.com")
 }
 
 /// True when the credential's service name is Bedrock's.
 fn is_bedrock_service(e: &Event) -> bool {
-    e.service_name.as_deref().is_some_and(|s| s.trim().eq_ignore_ascii_case(BEDROCK_SERVICE))
+    e.service_name
+        .as_deref()
+        .is_some_and(|s| s.trim().eq_ignore_ascii_case(BEDROCK_SERVICE))
 }
 
 /// Long- or short-term key use, and the evidence the decision rests on.
@@ -72,13 +90,17 @@ pub fn bearer_kind(e: &Event) -> (&'static str, &'static str) {
             return ("short_term", "bearer_token_type");
         }
     }
-    if e.access_key_id.as_deref().is_some_and(|k| k.starts_with("ASIA")) {
+    if e.access_key_id
+        .as_deref()
+        .is_some_and(|k| k.starts_with("ASIA"))
+    {
         return ("short_term", "access_key_prefix");
     }
     match e.identity_type.as_deref() {
-        Some("AssumedRole") | Some("FederatedUser") | Some("WebIdentityUser") | Some("SAMLUser") => {
-            ("short_term", "identity_type")
-        }
+        Some("AssumedRole")
+        | Some("FederatedUser")
+        | Some("WebIdentityUser")
+        | Some("SAMLUser") => ("short_term", "identity_type"),
         Some("IAMUser") => ("long_term", "identity_type"),
         _ => ("long_term", "unknown"),
     }
@@ -97,7 +119,8 @@ impl CredentialServices {
             && let Some(id) = &e.credential_id
             && let Some(service) = &e.service_name
         {
-            self.by_id.insert(id.clone(), service.trim().to_ascii_lowercase());
+            self.by_id
+                .insert(id.clone(), service.trim().to_ascii_lowercase());
         }
     }
 
@@ -188,7 +211,12 @@ mod tests {
 
     #[test]
     fn other_services_credentials_are_never_bedrock_keys() {
-        for s in ["codecommit.amazonaws.com", "cassandra.amazonaws.com", "logs.amazonaws.com", "aws-external-anthropic.amazonaws.com"] {
+        for s in [
+            "codecommit.amazonaws.com",
+            "cassandra.amazonaws.com",
+            "logs.amazonaws.com",
+            "aws-external-anthropic.amazonaws.com",
+        ] {
             let mut e = create(s, "ACCA2", None);
             classify_event(&mut e);
             assert_eq!(e.activity, None, "{s}");
@@ -201,12 +229,18 @@ mod tests {
             e.bearer_token_type = Some("SHORT_TERM".into());
             e.identity_type = Some("IAMUser".into());
         });
-        assert_eq!((e.activity, e.key_basis), (Some("bearer_short_term"), Some("bearer_token_type")));
+        assert_eq!(
+            (e.activity, e.key_basis),
+            (Some("bearer_short_term"), Some("bearer_token_type"))
+        );
         let e = bearer(|e| {
             e.bearer_token_type = Some("ABSK".into());
             e.access_key_id = Some("ASIAXXXX".into());
         });
-        assert_eq!((e.activity, e.key_basis), (Some("bearer_long_term"), Some("bearer_token_type")));
+        assert_eq!(
+            (e.activity, e.key_basis),
+            (Some("bearer_long_term"), Some("bearer_token_type"))
+        );
     }
 
     #[test]
@@ -215,10 +249,17 @@ mod tests {
             e.identity_type = Some("IAMUser".into());
             e.access_key_id = Some("ASIAEXAMPLE".into());
         });
-        assert_eq!((e.key_kind, e.key_basis), (Some("short_term"), Some("access_key_prefix")));
+        assert_eq!(
+            (e.key_kind, e.key_basis),
+            (Some("short_term"), Some("access_key_prefix"))
+        );
         for t in ["AssumedRole", "FederatedUser"] {
             let e = bearer(|e| e.identity_type = Some(t.into()));
-            assert_eq!((e.key_kind, e.key_basis), (Some("short_term"), Some("identity_type")), "{t}");
+            assert_eq!(
+                (e.key_kind, e.key_basis),
+                (Some("short_term"), Some("identity_type")),
+                "{t}"
+            );
         }
     }
 
@@ -228,9 +269,15 @@ mod tests {
             e.identity_type = Some("IAMUser".into());
             e.access_key_id = Some("AKIAEXAMPLE".into());
         });
-        assert_eq!((e.activity, e.key_basis), (Some("bearer_long_term"), Some("identity_type")));
+        assert_eq!(
+            (e.activity, e.key_basis),
+            (Some("bearer_long_term"), Some("identity_type"))
+        );
         let e = bearer(|e| e.identity_type = Some("Root".into()));
-        assert_eq!((e.activity, e.key_basis), (Some("bearer_long_term"), Some("unknown")));
+        assert_eq!(
+            (e.activity, e.key_basis),
+            (Some("bearer_long_term"), Some("unknown"))
+        );
     }
 
     #[test]
@@ -258,11 +305,34 @@ mod tests {
             creds.attribute(&mut e);
             (e.activity, e.key_basis)
         };
-        assert_eq!(change("UpdateServiceSpecificCredential", "ACCABED", "bob"), (Some("key_status_changed"), Some("credential_id")));
-        assert_eq!(change("ResetServiceSpecificCredential", "ACCABED", "bob"), (Some("key_reset"), Some("credential_id")));
-        assert_eq!(change("DeleteServiceSpecificCredential", "ACCAX", "BedrockAPIKey-ab12"), (Some("key_deleted"), Some("user_name")));
-        assert_eq!(change("DeleteServiceSpecificCredential", "ACCACODE", "BedrockAPIKey-ab12"), (None, None));
-        assert_eq!(change("UpdateServiceSpecificCredential", "ACCAX", "legacy"), (None, None));
+        assert_eq!(
+            change("UpdateServiceSpecificCredential", "ACCABED", "bob"),
+            (Some("key_status_changed"), Some("credential_id"))
+        );
+        assert_eq!(
+            change("ResetServiceSpecificCredential", "ACCABED", "bob"),
+            (Some("key_reset"), Some("credential_id"))
+        );
+        assert_eq!(
+            change(
+                "DeleteServiceSpecificCredential",
+                "ACCAX",
+                "BedrockAPIKey-ab12"
+            ),
+            (Some("key_deleted"), Some("user_name"))
+        );
+        assert_eq!(
+            change(
+                "DeleteServiceSpecificCredential",
+                "ACCACODE",
+                "BedrockAPIKey-ab12"
+            ),
+            (None, None)
+        );
+        assert_eq!(
+            change("UpdateServiceSpecificCredential", "ACCAX", "legacy"),
+            (None, None)
+        );
     }
 
     #[test]

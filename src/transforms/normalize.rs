@@ -65,7 +65,11 @@ fn kind(v: &Value) -> &'static str {
 /// Reads a flag that may be a JSON boolean or the string "true"/"false".
 fn flag(v: &Value, keys: &[&str]) -> bool {
     match path(v, keys) {
-        Some(x) => x.as_bool().unwrap_or(false) || x.as_str().is_some_and(|s| s.trim().eq_ignore_ascii_case("true")),
+        Some(x) => {
+            x.as_bool().unwrap_or(false)
+                || x.as_str()
+                    .is_some_and(|s| s.trim().eq_ignore_ascii_case("true"))
+        }
         None => false,
     }
 }
@@ -119,12 +123,17 @@ pub fn normalize(v: &Value, source: &str) -> Result<Normalized, RecordError> {
     e.error_code = text(v, &["errorCode"], o);
     e.error_message = text(v, &["errorMessage"], o);
     e.read_only = path(v, &["readOnly"]).and_then(|x| {
-        x.as_bool().or_else(|| x.as_str().and_then(|s| s.parse::<bool>().ok()))
+        x.as_bool()
+            .or_else(|| x.as_str().and_then(|s| s.parse::<bool>().ok()))
     });
     read_identity(v, &mut e, o);
-    e.account_id = text(v, &["recipientAccountId"], o).or_else(|| text(v, &["userIdentity", "accountId"], o));
+    e.account_id =
+        text(v, &["recipientAccountId"], o).or_else(|| text(v, &["userIdentity", "accountId"], o));
     read_request(v, &mut e, o);
-    Ok(Normalized { event: e, oddities: odd })
+    Ok(Normalized {
+        event: e,
+        oddities: odd,
+    })
 }
 
 /// Fills the identity columns from `userIdentity`.
@@ -139,10 +148,30 @@ fn read_identity(v: &Value, e: &mut Event, o: &mut Vec<String>) {
     e.principal_id = text(v, &["userIdentity", "principalId"], o);
     e.principal_arn = text(v, &["userIdentity", "arn"], o);
     e.access_key_id = text(v, &["userIdentity", "accessKeyId"], o).filter(|s| !s.is_empty());
-    e.session_issuer_arn = text(v, &["userIdentity", "sessionContext", "sessionIssuer", "arn"], o);
+    e.session_issuer_arn = text(
+        v,
+        &["userIdentity", "sessionContext", "sessionIssuer", "arn"],
+        o,
+    );
     e.user_name = text(v, &["userIdentity", "userName"], o)
-        .or_else(|| text(v, &["userIdentity", "sessionContext", "sessionIssuer", "userName"], o))
-        .or_else(|| e.principal_arn.as_deref().and_then(user_from_arn).map(str::to_string));
+        .or_else(|| {
+            text(
+                v,
+                &[
+                    "userIdentity",
+                    "sessionContext",
+                    "sessionIssuer",
+                    "userName",
+                ],
+                o,
+            )
+        })
+        .or_else(|| {
+            e.principal_arn
+                .as_deref()
+                .and_then(user_from_arn)
+                .map(str::to_string)
+        });
 }
 
 /// Fills the request-derived columns: bearer flag, model, credential and policy fields.
@@ -151,14 +180,17 @@ fn read_request(v: &Value, e: &mut Event, o: &mut Vec<String>) {
         || flag(v, &["requestParameters", "callWithBearerToken"]);
     e.bearer_token_type = text(v, &["requestParameters", "bearerTokenType"], o)
         .or_else(|| text(v, &["additionalEventData", "bearerTokenType"], o));
-    e.model_id = text(v, &["requestParameters", "modelId"], o).or_else(|| text(v, &["requestParameters", "model"], o));
+    e.model_id = text(v, &["requestParameters", "modelId"], o)
+        .or_else(|| text(v, &["requestParameters", "model"], o));
     e.target_user = text(v, &["requestParameters", "userName"], o);
     let cred = &["responseElements", "serviceSpecificCredential"];
     let resp = |k: &str, o: &mut Vec<String>| text(v, &[cred[0], cred[1], k], o);
-    e.service_name = text(v, &["requestParameters", "serviceName"], o).or_else(|| resp("serviceName", o));
-    e.credential_id =
-        text(v, &["requestParameters", "serviceSpecificCredentialId"], o).or_else(|| resp("serviceSpecificCredentialId", o));
-    e.credential_status = text(v, &["requestParameters", "status"], o).or_else(|| resp("status", o));
+    e.service_name =
+        text(v, &["requestParameters", "serviceName"], o).or_else(|| resp("serviceName", o));
+    e.credential_id = text(v, &["requestParameters", "serviceSpecificCredentialId"], o)
+        .or_else(|| resp("serviceSpecificCredentialId", o));
+    e.credential_status =
+        text(v, &["requestParameters", "status"], o).or_else(|| resp("status", o));
     e.credential_age_days = int(v, &["requestParameters", "credentialAgeDays"]);
     e.credential_expiration = resp("expirationDate", o).and_then(|s| parse_timestamp(&s));
     if e.credential_expiration.is_none()

@@ -40,6 +40,9 @@ pub fn shared_datasets() -> Option<PathBuf> {
     if std::env::var("KEYTRAIL_REQUIRE_SHARED").as_deref() == Ok("1") {
         panic!("KEYTRAIL_REQUIRE_SHARED=1 but {} is missing", p.display());
     }
-    eprintln!("NOTICE: {} not found; skipping the real-dataset checks of this test", p.display());
+    eprintln!(
+        "NOTICE: {} not found; skipping the real-dataset checks of this test",
+        p.display()
+    );
     None
 }
