@@ -11,6 +11,8 @@
 #      keytrail events <corpus> --format ndjson --output /tmp/kt-events.ndjson   (best of --runs)
 #      find | xargs zcat | jq -c -f benches/bedrock_relevant.jq                (best of --jq-runs)
 #      find | xargs zcat > /dev/null                                            (best of --runs)
+#      keytrail scan s3://bench-corpus/AWSLogs/ against a local S3-compatible server
+#      (examples/s3_serve.rs: s3s + s3s-fs over the corpus folder)                  (best of --runs)
 # 4. print a table and check that keytrail events, jq and the MANIFEST agree on the
 #    number of Bedrock-relevant events (exit 1 if not).
 #
@@ -58,6 +60,7 @@ OUT="${KEYTRAIL_BENCH_TMP:-/tmp}"
 FINDINGS="$OUT/kt-findings.json"
 EVENTS_OUT="$OUT/kt-events.ndjson"
 JQ_OUT="$OUT/kt-jq.ndjson"
+S3_FINDINGS="$OUT/kt-findings-s3.json"
 FILTER="$BENCH/bedrock_relevant.jq"
 STATUS=0
 
@@ -93,6 +96,12 @@ elif [ "$BUILD" -eq 1 ]; then
         STATUS=1
     fi
 fi
+S3_SERVE="$CARGO_TARGET_DIR/release/examples/s3_serve"
+S3_SKIP=""
+if [ "$BUILD" -eq 1 ] && [ -z "${KEYTRAIL_BIN:-}" ] && [ -z "$KT_SKIP" ]; then
+    (cd "$REPO" && cargo build --release --example s3_serve) || S3_SKIP="cargo build --release --example s3_serve failed"
+fi
+[ -n "$S3_SKIP" ] || [ -x "$S3_SERVE" ] || S3_SKIP="no S3 server binary at $S3_SERVE"
 if [ -z "$KT_SKIP" ] && [ ! -x "$BIN" ]; then
     KT_SKIP="no keytrail binary at $BIN"
 fi
@@ -163,6 +172,33 @@ if [ -z "$KT_SKIP" ]; then
     fi
 fi
 
+KT_SCAN_WALL=""
+for row in "${ROWS[@]}"; do
+    case "$row" in "keytrail scan --format json;"*) IFS=';' read -r _ KT_SCAN_WALL _ _ <<<"$row" ;; esac
+done
+S3_RATIO=""
+if [ -z "$KT_SKIP" ] && [ -z "$S3_SKIP" ]; then
+    PORT="${KEYTRAIL_BENCH_S3_PORT:-19000}"
+    say "local S3 server on 127.0.0.1:$PORT serving $(dirname "$CORPUS_DIR")"
+    "$S3_SERVE" "$(dirname "$CORPUS_DIR")" "$PORT" 2>/dev/null &
+    S3_PID=$!
+    trap 'kill "$S3_PID" 2>/dev/null || true' EXIT
+    for _ in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+        sleep 0.1
+    done
+    S3_ENV="AWS_ACCESS_KEY_ID=AKIAKEYTRAILBENCH001 AWS_SECRET_ACCESS_KEY=keytrail-bench-secret AWS_REGION=us-east-1 AWS_ENDPOINT_URL_S3=http://127.0.0.1:$PORT"
+    S3_URL="s3://$(basename "$CORPUS_DIR")/AWSLogs/"
+    say "keytrail scan $S3_URL (best of $RUNS)"
+    if measure "$RUNS" "env $S3_ENV $(q "$BIN") scan $(q "$S3_URL") --force-path-style --format json --output $(q "$S3_FINDINGS")"; then
+        ROWS+=("keytrail scan s3:// (local S3);$BEST_WALL;$PEAK_KB;-")
+        S3_RATIO="$(div "$KT_SCAN_WALL" "$BEST_WALL")"
+    else
+        STATUS=1; S3_SKIP="keytrail scan s3:// failed"
+    fi
+    kill "$S3_PID" 2>/dev/null || true
+fi
+
 say "baseline: find | xargs zcat | jq (best of $JQ_RUNS; $(jq --version))"
 measure "$JQ_RUNS" "$FIND | xargs -0 zcat | jq -c -f $(q "$FILTER") > $(q "$JQ_OUT")"
 JQ_WALL="$BEST_WALL"
@@ -190,6 +226,18 @@ fi
 
 # --- checks --------------------------------------------------------------------------
 echo
+if [ -n "$S3_RATIO" ]; then
+    printf 'S3 throughput = %.0f%% of local-file throughput (local scan %s s / S3 scan %s s)\n' \
+        "$(awk -v r="$S3_RATIO" 'BEGIN { print r * 100 }')" "$KT_SCAN_WALL" "$(for r in "${ROWS[@]}"; do case "$r" in "keytrail scan s3://"*) IFS=';' read -r _ w _ _ <<<"$r"; echo "$w";; esac; done)"
+    if cmp -s <(jq -S '.findings' "$FINDINGS") <(jq -S '.findings' "$S3_FINDINGS"); then
+        echo "ok: the S3 scan found the same findings as the local scan"
+    else
+        echo "FAIL: the S3 scan's findings ($S3_FINDINGS) differ from the local scan's ($FINDINGS)" >&2
+        STATUS=1
+    fi
+elif [ -n "$S3_SKIP" ]; then
+    echo "NOTE: the S3 scan was not timed ($S3_SKIP)" >&2
+fi
 if [ "$JQ_EVENTS" != "$M_REL" ]; then
     echo "FAIL: the jq baseline selected $JQ_EVENTS events but MANIFEST.json says $M_REL are Bedrock-relevant" >&2
     STATUS=1

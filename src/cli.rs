@@ -27,16 +27,20 @@ pub enum Command {
     Events(EventsArgs),
     /// Run your own SQL over the `events` table.
     Query(QueryArgs),
+    /// Check AWS access: who am I, which region, do the permissions the sources need work.
+    Doctor(DoctorArgs),
     /// List or lint detection rules.
     #[command(subcommand)]
     Rules(RulesCommand),
 }
 
 /// Where to read from and what to keep.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct InputArgs {
-    /// Files or directories (walked recursively) of CloudTrail logs; `-` reads stdin.
-    #[arg(required = true, value_name = "PATH")]
+    /// Inputs: files or directories (walked recursively), `-` for stdin,
+    /// `s3://BUCKET[/PREFIX]` for a trail's bucket, `lookup:REGION[,REGION...]` or `lookup:all`
+    /// for the CloudTrail LookupEvents API.
+    #[arg(required = true, value_name = "INPUT")]
     pub paths: Vec<String>,
     /// Keep events at or after this time: RFC 3339, a date, or a duration back from now (24h, 7d).
     #[arg(long, value_name = "TIME")]
@@ -56,6 +60,45 @@ pub struct InputArgs {
     /// No progress bar.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// AWS access for `s3://` and `lookup:` inputs; credentials resolve as the AWS CLI does.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "AWS (s3:// and lookup: inputs)")]
+pub struct AwsArgs {
+    /// Named profile from ~/.aws/config (SSO and credential_process work too).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Region for API calls (default: from the profile or AWS_REGION; S3 follows the bucket).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Assume this role first (cross-account audit roles).
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: Option<String>,
+    /// External id the role's trust policy requires.
+    #[arg(long, value_name = "ID", requires = "role_arn")]
+    pub external_id: Option<String>,
+    /// Session name for the assumed role (default: keytrail-<time>).
+    #[arg(long, value_name = "NAME", requires = "role_arn")]
+    pub role_session_name: Option<String>,
+    /// Send every AWS call to this endpoint (S3-compatible stores, tests); see also
+    /// AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_CLOUDTRAIL.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Address buckets as http://host/bucket/key (S3-compatible stores).
+    #[arg(long)]
+    pub force_path_style: bool,
+    /// Only these accounts (S3 layout pruning), comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "ID,...")]
+    pub accounts: Vec<String>,
+    /// Only these regions (S3 layout pruning and `lookup:all`), comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "REGION,...")]
+    pub regions: Vec<String>,
+    /// S3 objects fetched at once.
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +126,15 @@ pub struct QueryArgs {
     /// SQL over the table `events` (polars SQL dialect).
     #[arg(long, value_name = "SQL")]
     pub sql: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The sources to check: `s3://BUCKET[/PREFIX]`, `lookup:REGIONS` (default: identity only).
+    #[arg(value_name = "INPUT")]
+    pub sources: Vec<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Subcommand)]

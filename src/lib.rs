@@ -1,8 +1,11 @@
 //! keytrail: find Amazon Bedrock API key activity in AWS CloudTrail.
 //!
 //! # Layout
-//! - `sources/`: where records come from (local files, directories, stdin) and the
-//!   streaming record splitter (`scanner`).
+//! - `sources/`: where records come from: local files, directories and stdin (`local`), S3
+//!   buckets (`s3/`, with the CloudTrail key layout in `s3/layout`), the LookupEvents API
+//!   (`lookup`), and the streaming record splitter (`scanner`).
+//! - `aws/`: AWS configuration and credentials, error messages that say what to do, and the
+//!   LookupEvents rate limiter.
 //! - `transforms/`: normalization of raw records into [`event::Event`] rows and the
 //!   Bedrock key classification (`classify`).
 //! - `pipeline`: parallel ingest tying sources and transforms together, with the summary.
@@ -11,8 +14,10 @@
 //! - `findings`: the stable findings schema.
 //! - `output/`: table/JSON/NDJSON/CSV writers.
 //! - `commands/`: one module per subcommand; `cli` holds the clap definitions.
+//! - `redact`: hiding secrets before anything is printed.
 //! - `exit`: exit codes.
 
+pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod event;
@@ -20,6 +25,7 @@ pub mod exit;
 pub mod findings;
 pub mod output;
 pub mod pipeline;
+pub mod redact;
 pub mod rules;
 pub mod sources;
 pub mod table;

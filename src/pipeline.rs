@@ -64,6 +64,10 @@ pub struct Summary {
     pub records_with_odd_fields: u64,
     pub events_outside_time_window: u64,
     pub duplicate_events_dropped: u64,
+    /// S3 objects not fetched because their names put them outside `--since/--until`.
+    pub inputs_outside_time_window: u64,
+    /// AWS API calls made to read the inputs (0 for local files).
+    pub api_calls: u64,
     pub inputs_skipped: Vec<SkippedInput>,
 }
 
@@ -103,13 +107,137 @@ impl InputResult {
     }
 }
 
-/// Reads every input and returns the kept, classified events.
-pub fn ingest(
+/// The result of reading one input (a file, an S3 object, a LookupEvents query), ready to be
+/// merged with the others by [`assemble`].
+pub struct InputOutcome {
+    name: String,
+    result: InputResult,
+}
+
+impl InputOutcome {
+    /// An input that could not be read at all (open or fetch failed), with the reason.
+    pub fn failed(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        InputOutcome {
+            name: name.into(),
+            result: InputResult {
+                bad: Some(reason.into()),
+                ..InputResult::default()
+            },
+        }
+    }
+
+    /// The input's name, as used in messages and the `source` column.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Why the input was (partly) skipped, if it was.
+    pub fn problem(&self) -> Option<&str> {
+        self.result.bad.as_deref()
+    }
+
+    /// How many records were read from the input.
+    pub fn records(&self) -> u64 {
+        self.result.records
+    }
+}
+
+/// Feeds records one at a time (for sources that already hold each record, such as
+/// LookupEvents pages) through the same checks as streamed files.
+pub struct RecordFeed<'o> {
+    name: String,
+    opts: &'o IngestOptions,
+    result: InputResult,
+    scratch: Vec<u8>,
+}
+
+impl<'o> RecordFeed<'o> {
+    /// Starts an input named `name` (shown in messages and the `source` column).
+    pub fn new(name: impl Into<String>, opts: &'o IngestOptions) -> Self {
+        RecordFeed {
+            name: name.into(),
+            opts,
+            result: InputResult::default(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Processes one CloudTrail event given as JSON text.
+    pub fn record(&mut self, raw: &[u8]) {
+        on_record(
+            &self.name,
+            raw,
+            Framing::Wrapped,
+            self.opts,
+            &mut self.result,
+            &mut self.scratch,
+        );
+    }
+
+    /// Counts a record that could not be read, with the reason.
+    pub fn unreadable(&mut self, reason: String) {
+        self.result.records += 1;
+        self.result.unreadable += 1;
+        let n = self.result.records;
+        self.result
+            .note(&self.name, format!("record {n} skipped: {reason}"));
+    }
+
+    /// Marks the input as cut short, with the reason (records fed so far are kept).
+    pub fn fail(&mut self, reason: impl Into<String>) {
+        let reason = reason.into();
+        self.result.bad = Some(if self.result.records > 0 {
+            format!(
+                "{reason} (kept the {} records read before it)",
+                self.result.records
+            )
+        } else {
+            reason
+        });
+    }
+
+    /// Ends the input.
+    pub fn finish(self) -> InputOutcome {
+        InputOutcome {
+            name: self.name,
+            result: self.result,
+        }
+    }
+}
+
+/// What a source counted besides its inputs: names passed over and API calls made.
+#[derive(Debug, Default, Clone)]
+pub struct SourceCounts {
+    /// Digest files or objects recognized by name and not read.
+    pub digests_by_name: u64,
+    /// Files or objects passed over because their names are not log files.
+    pub ignored_by_name: u64,
+    /// AWS API calls made (S3, CloudTrail, STS).
+    pub api_calls: u64,
+    /// Objects not fetched because their names put them outside the time window.
+    pub outside_window: u64,
+    /// Messages about the source as a whole (not about one input).
+    pub messages: Vec<String>,
+}
+
+impl SourceCounts {
+    /// Adds another source's counts.
+    pub fn merge(&mut self, other: SourceCounts) {
+        self.digests_by_name += other.digests_by_name;
+        self.ignored_by_name += other.ignored_by_name;
+        self.api_calls += other.api_calls;
+        self.outside_window += other.outside_window;
+        self.messages.extend(other.messages);
+    }
+}
+
+/// Reads every local input in parallel (all cores) and returns the outcomes in input order.
+pub fn read_local(
     expanded: &Expanded,
     opts: &IngestOptions,
     progress: Option<&ProgressBar>,
-) -> Ingested {
-    let results: Vec<(String, InputResult)> = expanded
+) -> Vec<InputOutcome> {
+    expanded
         .inputs
         .par_iter()
         .map(|input| {
@@ -117,96 +245,148 @@ pub fn ingest(
             if let Some(p) = progress {
                 p.inc(1);
             }
-            (input.name(), r)
+            r
         })
-        .collect();
-    assemble(expanded, results)
+        .collect()
 }
 
-/// Reads records from an arbitrary stream (used by non-file sources and tests).
+/// Reads every local input and returns the kept, classified events.
+pub fn ingest(
+    expanded: &Expanded,
+    opts: &IngestOptions,
+    progress: Option<&ProgressBar>,
+) -> Ingested {
+    let outcomes = read_local(expanded, opts, progress);
+    assemble(expanded.counts(), outcomes)
+}
+
+/// Reads records from an arbitrary stream (used by tests and `-`).
 pub fn ingest_reader(
     name: &str,
     reader: Box<dyn std::io::Read + Send>,
     opts: &IngestOptions,
 ) -> Ingested {
     let r = read_stream(name, reader, opts);
-    assemble(&Expanded::default(), vec![(name.to_string(), r)])
+    assemble(SourceCounts::default(), vec![r])
 }
 
-/// Merges per-input results: lifecycle attribution, dedup, time order, summary.
-fn assemble(expanded: &Expanded, results: Vec<(String, InputResult)>) -> Ingested {
-    let mut out = Ingested::default();
-    let s = &mut out.summary;
-    s.digest_files_skipped = expanded.digests_by_name.len() as u64;
-    s.files_ignored_by_name = expanded.ignored_by_name;
-    let mut creds = CredentialServices::default();
-    for (name, r) in results {
+/// Merges per-input outcomes: lifecycle attribution, dedup, time order, summary.
+pub fn assemble(counts: SourceCounts, outcomes: Vec<InputOutcome>) -> Ingested {
+    let mut a = Assembler::new();
+    a.counts(counts);
+    outcomes.into_iter().for_each(|o| a.add(o));
+    a.finish()
+}
+
+/// Folds input outcomes in as they finish (so memory holds kept events and counts, not
+/// every outcome), then attributes lifecycle events, drops duplicates and sorts by time.
+#[derive(Default)]
+pub struct Assembler {
+    out: Ingested,
+    creds: CredentialServices,
+    /// Per-input messages, keyed by input name so the final order does not depend on timing.
+    messages: Vec<(String, String)>,
+}
+
+impl Assembler {
+    /// An empty assembler.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds what a source counted besides its inputs.
+    pub fn counts(&mut self, c: SourceCounts) {
+        let s = &mut self.out.summary;
+        s.digest_files_skipped += c.digests_by_name;
+        s.files_ignored_by_name += c.ignored_by_name;
+        s.api_calls += c.api_calls;
+        s.inputs_outside_time_window += c.outside_window;
+        self.out.messages.extend(c.messages);
+    }
+
+    /// Adds one input's outcome.
+    pub fn add(&mut self, o: InputOutcome) {
+        let InputOutcome { name, result: r } = o;
+        let s = &mut self.out.summary;
         if r.digest {
             s.digest_files_skipped += 1;
-            continue;
+            return;
         }
         s.inputs_read += 1;
         s.events_read += r.records;
         s.records_unreadable += r.unreadable;
         s.records_with_odd_fields += r.odd;
         s.events_outside_time_window += r.outside;
-        out.messages.extend(r.messages);
+        for m in r.messages {
+            self.messages.push((name.clone(), m));
+        }
         if r.suppressed > 0 {
-            out.messages.push(format!(
-                "{name}: ... and {} more record problems",
-                r.suppressed
-            ));
+            let m = format!("{name}: ... and {} more record problems", r.suppressed);
+            self.messages.push((name.clone(), m));
         }
         if let Some(reason) = r.bad {
-            out.messages.push(format!("{name}: skipped: {reason}"));
+            self.messages
+                .push((name.clone(), format!("{name}: skipped: {reason}")));
             s.inputs_skipped.push(SkippedInput {
                 input: name,
                 reason,
             });
         }
-        creds.merge(r.creds);
-        out.events.extend(r.events);
+        self.creds.merge(r.creds);
+        self.out.events.extend(r.events);
     }
-    let mut seen = HashSet::new();
-    let before = out.events.len();
-    out.events.retain_mut(|e| {
-        creds.attribute(e);
-        match &e.event_id {
-            Some(id) => seen.insert((
-                id.clone(),
-                e.event_name.clone(),
-                e.event_source.clone(),
-                e.event_time,
-                e.account_id.clone(),
-            )),
-            None => true,
-        }
-    });
-    s.duplicate_events_dropped = (before - out.events.len()) as u64;
-    out.events
-        .sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
-    s.events_kept = out.events.len() as u64;
-    out
+
+    /// Attributes lifecycle events, drops exact duplicates, sorts, and returns the result.
+    pub fn finish(self) -> Ingested {
+        let Assembler {
+            mut out,
+            creds,
+            mut messages,
+        } = self;
+        messages.sort_by(|a, b| a.0.cmp(&b.0));
+        out.messages.extend(messages.into_iter().map(|(_, m)| m));
+        out.summary
+            .inputs_skipped
+            .sort_by(|a, b| a.input.cmp(&b.input));
+        let mut seen = HashSet::new();
+        let before = out.events.len();
+        out.events.retain_mut(|e| {
+            creds.attribute(e);
+            match &e.event_id {
+                Some(id) => seen.insert((
+                    id.clone(),
+                    e.event_name.clone(),
+                    e.event_source.clone(),
+                    e.event_time,
+                    e.account_id.clone(),
+                )),
+                None => true,
+            }
+        });
+        let s = &mut out.summary;
+        s.duplicate_events_dropped = (before - out.events.len()) as u64;
+        out.events
+            .sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
+        s.events_kept = out.events.len() as u64;
+        out
+    }
 }
 
 /// Opens and reads one input; an open failure marks the input as skipped.
-fn read_input(input: &Input, opts: &IngestOptions) -> InputResult {
+fn read_input(input: &Input, opts: &IngestOptions) -> InputOutcome {
     let name = input.name();
     match local::open(input) {
         Ok(reader) => read_stream(&name, reader, opts),
-        Err(e) => InputResult {
-            bad: Some(format!("cannot open: {e}")),
-            ..InputResult::default()
-        },
+        Err(e) => InputOutcome::failed(name, format!("cannot open: {e}")),
     }
 }
 
 /// Splits a stream into records and processes each one.
-fn read_stream(
+pub fn read_stream(
     name: &str,
     reader: Box<dyn std::io::Read + Send>,
     opts: &IngestOptions,
-) -> InputResult {
+) -> InputOutcome {
     let mut r = InputResult::default();
     let mut scratch = Vec::new();
     let (_, err) = scanner::split_records(reader, &mut |raw, framing| {
@@ -226,7 +406,10 @@ fn read_stream(
             other => other.to_string(),
         });
     }
-    r
+    InputOutcome {
+        name: name.to_string(),
+        result: r,
+    }
 }
 
 /// Handles one raw record: prefilter, parse, unwrap LookupEvents, normalize, keep or drop.

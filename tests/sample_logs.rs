@@ -43,6 +43,8 @@ struct Summary {
     records_with_odd_fields: u64,
     events_outside_time_window: u64,
     duplicate_events_dropped: u64,
+    inputs_outside_time_window: u64,
+    api_calls: u64,
     inputs_skipped: Vec<serde_json::Value>,
 }
 
@@ -150,9 +152,12 @@ fn scan_reports_every_rule_with_expected_counts() {
         (
             s.records_unreadable,
             s.records_with_odd_fields,
-            s.duplicate_events_dropped
+            s.duplicate_events_dropped,
+            s.inputs_outside_time_window,
+            s.api_calls
         ),
-        (0, 0, 0)
+        (0, 0, 0, 0, 0),
+        "local files need no AWS calls"
     );
     assert_eq!(
         (s.files_ignored_by_name, s.events_outside_time_window),

@@ -1,5 +1,6 @@
 //! One module per subcommand, plus what they share: reading inputs into events.
 
+pub mod doctor;
 pub mod events;
 pub mod query;
 pub mod rules;
@@ -11,9 +12,11 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::aws;
 use crate::cli::InputArgs;
-use crate::pipeline::{IngestOptions, Ingested, ingest};
-use crate::sources::local;
+use crate::pipeline::{Assembler, IngestOptions, Ingested, read_local};
+use crate::sources::lookup::LookupPlan;
+use crate::sources::{Spec, local, read_cloud};
 use crate::timefmt::parse_time_bound;
 
 /// How a command ended, for the exit code.
@@ -46,23 +49,85 @@ pub fn ingest_options(a: &InputArgs) -> Result<IngestOptions> {
 
 /// Reads the inputs named on the command line, printing diagnostics to `err`.
 pub fn load(a: &InputArgs, err: &mut dyn Write) -> Result<Ingested> {
+    let plan = if a.all_events {
+        LookupPlan::Everything
+    } else {
+        LookupPlan::Relevant
+    };
+    load_with(a, &plan, err)
+}
+
+/// Like [`load`], with the events to ask LookupEvents for (investigations narrow it).
+pub fn load_with(a: &InputArgs, plan: &LookupPlan, err: &mut dyn Write) -> Result<Ingested> {
     let opts = ingest_options(a)?;
-    let expanded = local::expand(&a.paths)?;
-    let bar =
-        (!a.quiet && std::io::stderr().is_terminal() && expanded.inputs.len() > 20).then(|| {
-            let b = ProgressBar::new(expanded.inputs.len() as u64);
-            b.set_style(
-                ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed} ETA {eta}")
-                    .expect("template"),
-            );
-            b
+    let specs = a
+        .paths
+        .iter()
+        .map(|p| Spec::parse(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let locals: Vec<String> = specs
+        .iter()
+        .filter_map(|s| match s {
+            Spec::Local(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    let show = !a.quiet && std::io::stderr().is_terminal();
+    let mut asm = Assembler::new();
+    if !locals.is_empty() {
+        let expanded = local::expand(&locals)?;
+        let bar = (show && expanded.inputs.len() > 20).then(|| {
+            bar_with(
+                ProgressBar::new(expanded.inputs.len() as u64),
+                "{bar:40} {pos}/{len} files {elapsed} ETA {eta}",
+            )
         });
-    let ingested = ingest(&expanded, &opts, bar.as_ref());
-    if let Some(b) = bar {
-        b.finish_and_clear();
+        asm.counts(expanded.counts());
+        for o in read_local(&expanded, &opts, bar.as_ref()) {
+            asm.add(o);
+        }
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
     }
+    if specs.iter().any(Spec::is_cloud) {
+        let bar = show.then(|| {
+            bar_with(
+                ProgressBar::new_spinner(),
+                "{spinner} {pos} objects/queries read {elapsed}",
+            )
+        });
+        let tick = || {
+            if let Some(b) = &bar {
+                b.inc(1);
+            }
+        };
+        runtime()?.block_on(async {
+            let ctx = aws::load_context(&a.aws).await;
+            read_cloud(&ctx, &specs, plan, &opts, &mut asm, &tick).await;
+        });
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+    }
+    let ingested = asm.finish();
     for m in &ingested.messages {
         writeln!(err, "keytrail: {m}")?;
     }
     Ok(ingested)
+}
+
+/// A progress bar with the given template.
+fn bar_with(b: ProgressBar, template: &str) -> ProgressBar {
+    b.set_style(ProgressStyle::with_template(template).expect("static template"));
+    b
+}
+
+/// The async runtime for AWS calls: one worker per core.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }

@@ -139,6 +139,11 @@ pub fn write_summary_table(w: &mut dyn Write, s: &Summary) -> io::Result<()> {
         ("records unreadable", s.records_unreadable),
         ("records with odd fields", s.records_with_odd_fields),
         ("events outside time window", s.events_outside_time_window),
+        (
+            "objects outside time window (not fetched)",
+            s.inputs_outside_time_window,
+        ),
+        ("AWS API calls", s.api_calls),
         ("duplicate events dropped", s.duplicate_events_dropped),
         ("inputs skipped as bad", s.inputs_skipped.len() as u64),
     ] {
@@ -154,14 +159,19 @@ pub fn write_summary_table(w: &mut dyn Write, s: &Summary) -> io::Result<()> {
 /// The summary as one line, for stderr when stdout carries machine-readable output.
 pub fn summary_line(s: &Summary) -> String {
     format!(
-        "keytrail: {} inputs, {} events read, {} kept, {} digest files skipped, {} inputs skipped as bad, {} unreadable records, {} outside time window",
+        "keytrail: {} inputs, {} events read, {} kept, {} digest files skipped, {} inputs skipped as bad, {} unreadable records, {} outside time window{}",
         s.inputs_read,
         s.events_read,
         s.events_kept,
         s.digest_files_skipped,
         s.inputs_skipped.len(),
         s.records_unreadable,
-        s.events_outside_time_window
+        s.events_outside_time_window,
+        if s.api_calls > 0 {
+            format!(", {} AWS API calls", s.api_calls)
+        } else {
+            String::new()
+        }
     )
 }
 

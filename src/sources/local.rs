@@ -19,6 +19,17 @@ pub struct Expanded {
     pub digests_by_name: Vec<Input>,
 }
 
+impl Expanded {
+    /// What the expansion counted besides the inputs, for the summary.
+    pub fn counts(&self) -> crate::pipeline::SourceCounts {
+        crate::pipeline::SourceCounts {
+            digests_by_name: self.digests_by_name.len() as u64,
+            ignored_by_name: self.ignored_by_name,
+            ..Default::default()
+        }
+    }
+}
+
 /// Error for a path that cannot be read at all.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {reason}")]
@@ -33,7 +44,7 @@ pub fn is_digest_name(name: &str) -> bool {
 }
 
 /// True for file names a directory walk reads: JSON, NDJSON and their gzip forms.
-fn is_log_name(name: &str) -> bool {
+pub fn is_log_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     let n = n.strip_suffix(".gz").unwrap_or(&n);
     !name.starts_with('.')

@@ -1,9 +1,19 @@
-//! Sources: where CloudTrail records come from. Today: local files, directories and stdin.
+//! Sources: where CloudTrail records come from. Local files, directories and stdin
+//! (`local`), S3 buckets (`s3`) and the CloudTrail LookupEvents API (`lookup`), all feeding
+//! the same pipeline; `scanner` splits streams into records.
 
 pub mod local;
+pub mod lookup;
+pub mod s3;
 pub mod scanner;
 
 use std::path::PathBuf;
+
+use lookup::{LookupPlan, Regions};
+use s3::layout::S3Url;
+
+use crate::aws::AwsContext;
+use crate::pipeline::{Assembler, IngestOptions};
 
 /// One thing to read: a file or standard input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,4 +30,60 @@ impl Input {
             Input::Stdin => "<stdin>".to_string(),
         }
     }
+}
+
+/// An input as named on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Spec {
+    /// A file, a directory or `-`.
+    Local(String),
+    /// `s3://bucket[/prefix]`.
+    S3(S3Url),
+    /// `lookup:REGION[,REGION...]` or `lookup:all`.
+    Lookup(Regions),
+}
+
+impl Spec {
+    /// Parses one command-line input.
+    pub fn parse(s: &str) -> Result<Spec, String> {
+        if s.starts_with("s3://") {
+            S3Url::parse(s).map(Spec::S3)
+        } else if let Some(r) = s.strip_prefix("lookup:") {
+            Regions::parse(r).map(Spec::Lookup)
+        } else {
+            Ok(Spec::Local(s.to_string()))
+        }
+    }
+
+    /// True for inputs read through AWS APIs.
+    pub fn is_cloud(&self) -> bool {
+        !matches!(self, Spec::Local(_))
+    }
+}
+
+/// Reads the cloud inputs one after another into `asm`, calling `tick` per finished input.
+pub async fn read_cloud(
+    ctx: &AwsContext,
+    specs: &[Spec],
+    plan: &LookupPlan,
+    opts: &IngestOptions,
+    asm: &mut Assembler,
+    tick: &(dyn Fn() + Send + Sync),
+) {
+    let before = ctx.calls.get();
+    let mut counts = crate::pipeline::SourceCounts::default();
+    for spec in specs {
+        let mut sink = |o: crate::pipeline::InputOutcome| {
+            tick();
+            asm.add(o)
+        };
+        let c = match spec {
+            Spec::Local(_) => continue,
+            Spec::S3(url) => s3::read(ctx, url, opts, None, &mut sink).await,
+            Spec::Lookup(regions) => lookup::read(ctx, regions, plan, opts, &mut sink).await,
+        };
+        counts.merge(c);
+    }
+    counts.api_calls = ctx.calls.get() - before;
+    asm.counts(counts);
 }

@@ -2,7 +2,13 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+pub mod http;
+pub mod lookup_server;
+pub mod s3_server;
+pub mod sts_server;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// The repository root.
@@ -45,4 +51,141 @@ pub fn shared_datasets() -> Option<PathBuf> {
         p.display()
     );
     None
+}
+
+/// Runs `keytrail` with a clean environment: no AWS variables, config or credentials files
+/// or instance metadata from the machine; only `env` (plus PATH and a temporary HOME).
+pub fn keytrail_isolated(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let home = tempfile::tempdir().expect("home");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keytrail"));
+    cmd.args(args)
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("AWS_CONFIG_FILE", home.path().join("no-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("no-credentials"),
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run keytrail")
+}
+
+/// [`keytrail_isolated`] from async tests (the servers keep running meanwhile).
+pub async fn run_isolated(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let e: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        keytrail_isolated(&a, &e)
+    })
+    .await
+    .expect("keytrail task")
+}
+
+/// The delivery files of the bundled sample logs (account 111122223333), sorted by path.
+pub fn sample_delivery_files() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root().join("sample-logs/AWSLogs/111122223333/CloudTrail")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("sample-logs") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The records of one gzipped delivery file.
+pub fn records_of(path: &Path) -> Vec<serde_json::Value> {
+    let mut text = String::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(path).expect("open"))
+        .read_to_string(&mut text)
+        .expect("gunzip");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    v["Records"].as_array().expect("Records").clone()
+}
+
+/// Gzips `data`.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).expect("gzip");
+    enc.finish().expect("gzip")
+}
+
+/// Parses JSON output, with the stderr in the panic message when it is not JSON.
+pub fn json_of(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}); exit {:?}; stderr:\n{}",
+            o.status.code(),
+            stderr(o)
+        )
+    })
+}
+
+/// Event rows without the `source` column (which names where each row was read from).
+pub fn rows_without_source(ndjson: &str) -> Vec<serde_json::Value> {
+    let mut rows: Vec<serde_json::Value> = ndjson
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).expect("ndjson row");
+            v.as_object_mut().expect("object").remove("source");
+            v
+        })
+        .collect();
+    rows.sort_by_key(|r| r.to_string());
+    rows
+}
+
+/// Findings reduced to what must agree across sources: id, rule and evidence.
+pub fn finding_keys(report: &serde_json::Value) -> Vec<(String, String, u64)> {
+    let mut out: Vec<(String, String, u64)> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["finding_id"].as_str().unwrap().to_string(),
+                f["rule_id"].as_str().unwrap().to_string(),
+                f["evidence_count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Asserts two NDJSON event outputs hold the same rows (ignoring `source`), naming the
+/// rows only one side has when they differ.
+pub fn assert_same_rows(left: &str, right: &str) {
+    let (l, r) = (rows_without_source(left), rows_without_source(right));
+    if l == r {
+        return;
+    }
+    let brief = |v: &serde_json::Value| {
+        format!("{} {} {}", v["event_time"], v["event_name"], v["event_id"])
+    };
+    let only_l: Vec<String> = l.iter().filter(|x| !r.contains(x)).map(brief).collect();
+    let only_r: Vec<String> = r.iter().filter(|x| !l.contains(x)).map(brief).collect();
+    panic!(
+        "rows differ ({} vs {}):\n only left: {only_l:#?}\n only right: {only_r:#?}",
+        l.len(),
+        r.len()
+    );
 }

@@ -1,0 +1,445 @@
+//! LookupEvents source: the CloudTrail API's last 90 days of management events, per region.
+//!
+//! Lookup attributes keep the fetch to what the rules need: `EventSource=bedrock.amazonaws.com`
+//! in every region, and the key and IAM-user events by name in us-east-1, where IAM's global
+//! events land. Calls stay under the API's 2 per second per account and region (a token
+//! bucket per region) and back off on ThrottlingException. Each page's `CloudTrailEvent`
+//! strings go through the same pipeline as log files.
+
+use std::time::Duration;
+
+use aws_sdk_cloudtrail::Client;
+use aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput;
+use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
+use aws_smithy_types::DateTime as AwsTime;
+use futures::StreamExt;
+
+use crate::aws::AwsContext;
+use crate::aws::errors::{AwsCallError, CallSite, ErrorKind, classify};
+use crate::aws::ratelimit::{LOOKUP_CALLS_PER_SECOND, RateLimiter};
+use crate::pipeline::{IngestOptions, InputOutcome, RecordFeed, SourceCounts};
+
+/// LookupEvents returns at most 50 events a call.
+pub const MAX_RESULTS: i32 = 50;
+/// LookupEvents keeps 90 days of events.
+pub const RETENTION_DAYS: i64 = 90;
+/// Attempts per call on throttling, 5xx or connection errors.
+const MAX_ATTEMPTS: u32 = 8;
+/// Regions read at once (each has its own rate limit).
+const REGION_CONCURRENCY: usize = 8;
+/// Where IAM (global) events are delivered.
+pub const IAM_REGION: &str = "us-east-1";
+
+/// IAM event names the rules use, fetched by name in us-east-1.
+pub const IAM_EVENT_NAMES: &[&str] = &[
+    "CreateServiceSpecificCredential",
+    "UpdateServiceSpecificCredential",
+    "ResetServiceSpecificCredential",
+    "DeleteServiceSpecificCredential",
+    "CreateUser",
+    "AttachUserPolicy",
+    "PutUserPolicy",
+    "CreateAccessKey",
+    "CreateLoginProfile",
+    "UpdateLoginProfile",
+    "CreatePolicy",
+    "CreatePolicyVersion",
+    "UpdatePolicy",
+    "PutRolePolicy",
+    "PutGroupPolicy",
+    "AttachRolePolicy",
+    "AttachGroupPolicy",
+];
+
+/// The commercial regions `lookup:all` reads (the AWS region list as of 2026-11).
+pub const ALL_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ca-central-1",
+    "ca-west-1",
+    "mx-central-1",
+    "sa-east-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "il-central-1",
+    "me-south-1",
+    "me-central-1",
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-7",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+];
+
+/// Regions an account must enable before use: failures there are expected, not errors.
+const OPT_IN_REGIONS: &[&str] = &[
+    "ca-west-1",
+    "mx-central-1",
+    "eu-central-2",
+    "eu-south-1",
+    "eu-south-2",
+    "il-central-1",
+    "me-south-1",
+    "me-central-1",
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-south-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-7",
+];
+
+/// Which events to ask LookupEvents for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum LookupPlan {
+    /// What the rules need (the default).
+    #[default]
+    Relevant,
+    /// Every management event (`--all-events`).
+    Everything,
+    /// Events matching one lookup attribute, e.g. `Username` or `AccessKeyId` (investigations).
+    Attribute(String, String),
+}
+
+/// A parsed `lookup:REGIONS` input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Regions {
+    All,
+    List(Vec<String>),
+}
+
+impl Regions {
+    /// Parses the part after `lookup:`: `all` or comma-separated regions.
+    pub fn parse(spec: &str) -> Result<Regions, String> {
+        let spec = spec.trim();
+        if spec.eq_ignore_ascii_case("all") {
+            return Ok(Regions::All);
+        }
+        let list: Vec<String> = spec
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if list.is_empty() {
+            return Err(
+                "lookup: needs regions, e.g. lookup:us-east-1,eu-west-1 or lookup:all".into(),
+            );
+        }
+        if let Some(bad) = list.iter().find(|r| !is_region_name(r)) {
+            return Err(format!("lookup:{spec}: {bad:?} is not a region name"));
+        }
+        Ok(Regions::List(list))
+    }
+
+    /// The regions to read; `all` is the built-in list narrowed by `--regions`.
+    fn resolve(&self, only: &[String]) -> Vec<String> {
+        match self {
+            Regions::List(l) => l.clone(),
+            Regions::All => ALL_REGIONS
+                .iter()
+                .filter(|r| only.is_empty() || only.iter().any(|o| o == *r))
+                .map(|r| r.to_string())
+                .collect(),
+        }
+    }
+}
+
+/// True for strings shaped like region names (`us-east-1`, `eu-central-2`, `us-gov-west-1`).
+fn is_region_name(s: &str) -> bool {
+    s.contains('-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes().last().is_some_and(|b| b.is_ascii_digit())
+}
+
+/// The (attribute, value) queries to run in one region.
+pub fn queries(plan: &LookupPlan, region: &str) -> Vec<Option<(LookupAttributeKey, String)>> {
+    match plan {
+        LookupPlan::Everything => vec![None],
+        LookupPlan::Attribute(k, v) => {
+            vec![Some((LookupAttributeKey::from(k.as_str()), v.clone()))]
+        }
+        LookupPlan::Relevant => {
+            let mut q = vec![Some((
+                LookupAttributeKey::EventSource,
+                "bedrock.amazonaws.com".to_string(),
+            ))];
+            if region == IAM_REGION {
+                q.extend(
+                    IAM_EVENT_NAMES
+                        .iter()
+                        .map(|n| Some((LookupAttributeKey::EventName, n.to_string()))),
+                );
+            }
+            q
+        }
+    }
+}
+
+/// Reads the regions' events, calling `sink` with one outcome per (region, query).
+pub async fn read(
+    ctx: &AwsContext,
+    regions: &Regions,
+    plan: &LookupPlan,
+    opts: &IngestOptions,
+    sink: &mut (dyn FnMut(InputOutcome) + Send),
+) -> SourceCounts {
+    let mut counts = SourceCounts::default();
+    let now = chrono::Utc::now().timestamp_micros();
+    let oldest = now - RETENTION_DAYS * 86_400_000_000;
+    let mut start = opts.since;
+    if let Some(s) = opts.since
+        && s < oldest
+    {
+        counts.messages.push(format!(
+            "lookup: --since is {} days back, but LookupEvents keeps only the last {RETENTION_DAYS} days: events before {} are not available this way; read the trail's S3 bucket for them",
+            (now - s) / 86_400_000_000,
+            crate::timefmt::format_micros(oldest)
+        ));
+        start = Some(oldest);
+    }
+    let limiter = RateLimiter::new(LOOKUP_CALLS_PER_SECOND);
+    let window = (start, opts.until);
+    let all = matches!(regions, Regions::All);
+    let per_region = futures::stream::iter(regions.resolve(&ctx.regions))
+        .map(|region| {
+            let limiter = limiter.clone();
+            async move { read_region(ctx, &region, plan, window, opts, &limiter, all).await }
+        })
+        .buffer_unordered(REGION_CONCURRENCY);
+    futures::pin_mut!(per_region);
+    while let Some((outcomes, report)) = per_region.next().await {
+        outcomes.into_iter().for_each(&mut *sink);
+        counts.messages.push(report);
+    }
+    counts.messages.sort();
+    counts
+}
+
+/// Runs every query of one region in turn; stops the region at its first lasting failure.
+async fn read_region(
+    ctx: &AwsContext,
+    region: &str,
+    plan: &LookupPlan,
+    window: (Option<i64>, Option<i64>),
+    opts: &IngestOptions,
+    limiter: &RateLimiter,
+    all: bool,
+) -> (Vec<InputOutcome>, String) {
+    let client = ctx.cloudtrail(region);
+    let mut outcomes = Vec::new();
+    let mut stats = RegionStats::default();
+    for q in queries(plan, region) {
+        let name = match &q {
+            Some((k, v)) => format!("lookup:{region}/{}={v}", k.as_str()),
+            None => format!("lookup:{region}"),
+        };
+        let mut feed = RecordFeed::new(&name, opts);
+        let result = page_through(
+            &client, region, &q, window, limiter, ctx, &mut feed, &mut stats,
+        )
+        .await;
+        if let Err(e) = result {
+            let opt_in = OPT_IN_REGIONS.contains(&region);
+            if all && opt_in && e.kind == ErrorKind::InvalidCredentials {
+                return (
+                    Vec::new(),
+                    format!(
+                        "lookup:{region}: passed over: the region is not enabled for this account ({})",
+                        e.code.as_deref().unwrap_or("rejected")
+                    ),
+                );
+            }
+            feed.fail(e.to_string());
+            outcomes.push(feed.finish());
+            return (outcomes, stats.report(region));
+        }
+        outcomes.push(feed.finish());
+    }
+    (outcomes, stats.report(region))
+}
+
+/// Calls and events of one region, for the report line.
+#[derive(Debug, Default)]
+struct RegionStats {
+    calls: u64,
+    throttled: u64,
+    events: u64,
+}
+
+impl RegionStats {
+    /// `lookup:REGION: N LookupEvents calls (T throttled), E events`.
+    fn report(&self, region: &str) -> String {
+        format!(
+            "lookup:{region}: {} LookupEvents calls ({} throttled), {} events",
+            self.calls, self.throttled, self.events
+        )
+    }
+}
+
+/// Pages through one query, feeding each event's `CloudTrailEvent` JSON.
+#[allow(clippy::too_many_arguments)]
+async fn page_through(
+    client: &Client,
+    region: &str,
+    q: &Option<(LookupAttributeKey, String)>,
+    (start, end): (Option<i64>, Option<i64>),
+    limiter: &RateLimiter,
+    ctx: &AwsContext,
+    feed: &mut RecordFeed<'_>,
+    stats: &mut RegionStats,
+) -> Result<(), AwsCallError> {
+    let mut token: Option<String> = None;
+    loop {
+        let mut req = client
+            .lookup_events()
+            .max_results(MAX_RESULTS)
+            .set_start_time(start.map(aws_time))
+            .set_end_time(end.map(aws_time))
+            .set_next_token(token.take());
+        if let Some((k, v)) = q {
+            req = req.lookup_attributes(
+                LookupAttribute::builder()
+                    .attribute_key(k.clone())
+                    .attribute_value(v)
+                    .build()
+                    .expect("key and value are set"),
+            );
+        }
+        let page = call(req, region, limiter, ctx, stats).await?;
+        for ev in page.events() {
+            stats.events += 1;
+            match ev.cloud_trail_event() {
+                Some(json) => feed.record(json.as_bytes()),
+                None => feed.unreadable(format!(
+                    "event {} has no CloudTrailEvent",
+                    ev.event_id().unwrap_or("?")
+                )),
+            }
+        }
+        match page.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// One LookupEvents call through the rate limiter, retried with backoff when transient.
+async fn call(
+    req: aws_sdk_cloudtrail::operation::lookup_events::builders::LookupEventsFluentBuilder,
+    region: &str,
+    limiter: &RateLimiter,
+    ctx: &AwsContext,
+    stats: &mut RegionStats,
+) -> Result<LookupEventsOutput, AwsCallError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        limiter.acquire(region).await;
+        ctx.calls.add();
+        stats.calls += 1;
+        let err = match req.clone().send().await {
+            Ok(page) => return Ok(page),
+            Err(e) => classify(
+                &e,
+                CallSite {
+                    permission: "cloudtrail:LookupEvents",
+                    resource: format!("CloudTrail in {region}"),
+                },
+            ),
+        };
+        if !err.is_transient() || attempt >= MAX_ATTEMPTS {
+            return Err(err);
+        }
+        let delay = backoff(attempt);
+        if err.kind == ErrorKind::Throttled {
+            stats.throttled += 1;
+            limiter.penalize(region, delay);
+        } else {
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+/// Micros since the epoch as the SDK's time type.
+fn aws_time(micros: i64) -> AwsTime {
+    AwsTime::from_secs_and_nanos(
+        micros.div_euclid(1_000_000),
+        (micros.rem_euclid(1_000_000) * 1000) as u32,
+    )
+}
+
+/// Exponential backoff: 1 s, 2 s, 4 s, ... capped at 20 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis((1000u64 << attempt.saturating_sub(1).min(5)).min(20_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_specs_parse_regions_or_all() {
+        assert_eq!(Regions::parse("all"), Ok(Regions::All));
+        assert_eq!(
+            Regions::parse("us-east-1, eu-west-1"),
+            Ok(Regions::List(vec!["us-east-1".into(), "eu-west-1".into()]))
+        );
+        assert!(Regions::parse("").is_err());
+        assert!(Regions::parse("us-east-1,Frankfurt").is_err());
+    }
+
+    #[test]
+    fn all_regions_narrow_to_the_regions_flag() {
+        assert_eq!(Regions::All.resolve(&[]).len(), ALL_REGIONS.len());
+        assert_eq!(
+            Regions::All.resolve(&["eu-west-1".into(), "us-east-1".into()]),
+            vec!["us-east-1".to_string(), "eu-west-1".to_string()]
+        );
+    }
+
+    #[test]
+    fn relevant_plan_fetches_bedrock_everywhere_and_iam_names_in_us_east_1() {
+        let west = queries(&LookupPlan::Relevant, "us-west-2");
+        assert_eq!(
+            west,
+            vec![Some((
+                LookupAttributeKey::EventSource,
+                "bedrock.amazonaws.com".into()
+            ))]
+        );
+        let east = queries(&LookupPlan::Relevant, "us-east-1");
+        assert_eq!(east.len(), 1 + IAM_EVENT_NAMES.len());
+        assert!(east.contains(&Some((
+            LookupAttributeKey::EventName,
+            "CreateServiceSpecificCredential".into()
+        ))));
+        assert_eq!(queries(&LookupPlan::Everything, "us-east-1"), vec![None]);
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(3), Duration::from_secs(4));
+        assert_eq!(backoff(9), Duration::from_secs(20));
+    }
+}

@@ -1,0 +1,400 @@
+//! S3 source: reads a trail's bucket. The CloudTrail layout (organization trails and custom
+//! prefixes included) is used to list only the account, region and day folders the flags
+//! ask for; objects are fetched concurrently (bounded), inflated as they stream, and fed to
+//! the same pipeline as local files. Memory holds the objects in flight, not the listing.
+
+pub mod layout;
+
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio_util::io::SyncIoBridge;
+
+use crate::aws::AwsContext;
+use crate::aws::errors::{AwsCallError, CallSite, classify};
+use crate::pipeline::{IngestOptions, InputOutcome, SourceCounts, read_stream};
+use crate::sources::local::{decode, is_digest_name, is_log_name};
+use layout::{
+    CLOUDTRAIL, Position, S3Url, day_prefixes, is_account_id, is_org_id, may_hold_window,
+};
+
+/// Attempts per object when the body stream breaks mid-way (request errors are retried by
+/// the SDK itself).
+const BODY_ATTEMPTS: u32 = 3;
+/// Prefix listings run at once while discovering objects.
+const LIST_CONCURRENCY: usize = 4;
+
+/// One object found by the listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRef {
+    pub key: String,
+    pub size: i64,
+    pub etag: Option<String>,
+}
+
+/// What the lister hands the fetchers.
+enum Listed {
+    Object(ObjectRef),
+    /// A prefix that could not be listed, with the reason.
+    Failed(String, String),
+}
+
+/// Decides which listed objects to fetch (the scheduled job skips processed ones).
+pub type ObjectFilter = Arc<dyn Fn(&ObjectRef) -> bool + Send + Sync>;
+
+/// Reads every log object under `url` that can hold events in the window, calling `sink`
+/// with each object's outcome as it finishes; returns what the source counted.
+pub async fn read(
+    ctx: &AwsContext,
+    url: &S3Url,
+    opts: &IngestOptions,
+    filter: Option<ObjectFilter>,
+    sink: &mut (dyn FnMut(InputOutcome) + Send),
+) -> SourceCounts {
+    let mut counts = SourceCounts::default();
+    let client = bucket_client(ctx, &url.bucket).await;
+    let (tx, rx) = mpsc::channel::<Listed>(1024);
+    let lister = {
+        let (client, url, ctx, opts) = (client.clone(), url.clone(), ctx.clone(), opts.clone());
+        tokio::spawn(async move { list_all(&client, &url, &ctx, &opts, tx).await })
+    };
+    let opts = Arc::new(opts.clone());
+    let listed =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
+    let (client_ref, opts_ref) = (&client, &opts);
+    let mut fetches = Box::pin(
+        listed
+            .filter_map(|item| {
+                let keep = match &item {
+                    Listed::Failed(..) => true,
+                    Listed::Object(o) => admit(o, opts_ref, filter.as_ref(), &mut counts),
+                };
+                async move { keep.then_some(item) }
+            })
+            .map(move |item| {
+                let opts = opts_ref.clone();
+                async move {
+                    match item {
+                        Listed::Failed(name, reason) => InputOutcome::failed(name, reason),
+                        Listed::Object(o) => fetch(ctx, client_ref, url, &o.key, opts).await,
+                    }
+                }
+            })
+            .buffer_unordered(ctx.concurrency),
+    );
+    while let Some(outcome) = fetches.next().await {
+        sink(outcome);
+    }
+    drop(fetches);
+    if let Err(e) = lister.await {
+        counts
+            .messages
+            .push(format!("s3://{}: listing task failed: {e}", url.bucket));
+    }
+    counts
+}
+
+/// Counts and passes over digests, non-log names and objects outside the window.
+fn admit(
+    o: &ObjectRef,
+    opts: &IngestOptions,
+    filter: Option<&ObjectFilter>,
+    counts: &mut SourceCounts,
+) -> bool {
+    let file = o.key.rsplit('/').next().unwrap_or(&o.key);
+    if is_digest_name(&o.key) {
+        counts.digests_by_name += 1;
+        false
+    } else if o.key.ends_with('/') || !is_log_name(file) {
+        counts.ignored_by_name += 1;
+        false
+    } else if !may_hold_window(&o.key, opts.since, opts.until) {
+        counts.outside_window += 1;
+        false
+    } else {
+        filter.is_none_or(|f| f(o))
+    }
+}
+
+/// A client for the bucket's own region (HeadBucket tells it, even in an error answer), so
+/// a bucket in another region than the configured one still works. Other HeadBucket errors
+/// are left to the listing, whose answers carry an error code to explain.
+pub async fn bucket_client(ctx: &AwsContext, bucket: &str) -> Client {
+    let client = ctx.s3(None);
+    ctx.calls.add();
+    let region = match client.head_bucket().bucket(bucket).send().await {
+        Ok(out) => out.bucket_region().map(str::to_string),
+        Err(e) => e
+            .raw_response()
+            .and_then(|r| r.headers().get("x-amz-bucket-region"))
+            .map(str::to_string),
+    };
+    match region {
+        Some(r) if r != ctx.region() => ctx.s3(Some(&r)),
+        _ => client,
+    }
+}
+
+/// Lists every object under the prefixes the layout and flags allow, into `tx`.
+async fn list_all(
+    client: &Client,
+    url: &S3Url,
+    ctx: &AwsContext,
+    opts: &IngestOptions,
+    tx: mpsc::Sender<Listed>,
+) {
+    let leaves = match leaf_prefixes(client, url, ctx, opts).await {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = tx
+                .send(Listed::Failed(url.key_url(&url.prefix), e.to_string()))
+                .await;
+            return;
+        }
+    };
+    futures::stream::iter(leaves)
+        .for_each_concurrent(LIST_CONCURRENCY, |prefix| {
+            let tx = tx.clone();
+            async move {
+                if let Err(e) = list_objects(client, ctx, &url.bucket, &prefix, &tx).await {
+                    let _ = tx
+                        .send(Listed::Failed(url.key_url(&prefix), e.to_string()))
+                        .await;
+                }
+            }
+        })
+        .await;
+}
+
+/// The prefixes to list in full: one per account, region and day in the window, or the
+/// user's prefix itself when it is not a CloudTrail layout.
+async fn leaf_prefixes(
+    client: &Client,
+    url: &S3Url,
+    ctx: &AwsContext,
+    opts: &IngestOptions,
+) -> Result<Vec<String>, AwsCallError> {
+    let (root, parts) = match layout::position(&url.prefix) {
+        Position::Partial => return Ok(vec![url.prefix.clone()]),
+        Position::AboveRoot { root } => (root, Vec::new()),
+        Position::Inside { root, parts } => (root, parts),
+    };
+    let mut accounts = Vec::new(); // prefixes ending in `<account>/`
+    match parts.first() {
+        Some(p) if is_org_id(p) => match parts.get(1) {
+            Some(a) => accounts.push(format!("{root}{p}/{a}/")),
+            None => {
+                for a in list_dirs(client, ctx, &url.bucket, &format!("{root}{p}/")).await? {
+                    accounts.push(format!("{root}{p}/{a}/"));
+                }
+            }
+        },
+        Some(a) => accounts.push(format!("{root}{a}/")),
+        None => {
+            let top = list_dirs(client, ctx, &url.bucket, &root).await?;
+            if top.is_empty() {
+                // No CloudTrail layout under the prefix: read every log object in it.
+                return Ok(vec![url.prefix.clone()]);
+            }
+            for d in top {
+                if is_org_id(&d) {
+                    for a in list_dirs(client, ctx, &url.bucket, &format!("{root}{d}/")).await? {
+                        accounts.push(format!("{root}{d}/{a}/"));
+                    }
+                } else if is_account_id(&d) {
+                    accounts.push(format!("{root}{d}/"));
+                }
+            }
+        }
+    }
+    let org = parts.first().is_some_and(|p| is_org_id(p));
+    let below = &parts[(usize::from(org) + 1).min(parts.len())..];
+    accounts.retain(|a| {
+        let id = a.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+        is_account_id(id) && (ctx.accounts.is_empty() || ctx.accounts.iter().any(|x| x == id))
+    });
+    if below.first().is_some_and(|s| s != CLOUDTRAIL) {
+        // Inside another service's folder (digests, insights): nothing to read.
+        return Ok(Vec::new());
+    }
+    let mut leaves = Vec::new();
+    for acct in accounts {
+        let service = format!("{acct}{CLOUDTRAIL}/");
+        let regions: Vec<String> = match below.get(1) {
+            Some(r) => vec![r.clone()],
+            None if !ctx.regions.is_empty() => ctx.regions.clone(),
+            None => list_dirs(client, ctx, &url.bucket, &service).await?,
+        };
+        for r in regions {
+            if !ctx.regions.is_empty() && !ctx.regions.contains(&r) {
+                continue;
+            }
+            let region_prefix = format!("{service}{r}/");
+            if below.len() > 2 {
+                leaves.push(format!("{region_prefix}{}/", below[2..].join("/")));
+            } else if opts.since.is_some() || opts.until.is_some() {
+                let since = opts.since.unwrap_or(0);
+                let until = opts
+                    .until
+                    .unwrap_or_else(|| chrono::Utc::now().timestamp_micros());
+                if opts.since.is_none() {
+                    leaves.push(region_prefix);
+                } else {
+                    leaves.extend(day_prefixes(&region_prefix, since, until));
+                }
+            } else {
+                leaves.push(region_prefix);
+            }
+        }
+    }
+    Ok(leaves)
+}
+
+/// The names of the folders directly under `prefix` (ListObjectsV2 with a delimiter).
+async fn list_dirs(
+    client: &Client,
+    ctx: &AwsContext,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<String>, AwsCallError> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        ctx.calls.add();
+        let page = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .delimiter("/")
+            .set_continuation_token(token.take())
+            .send()
+            .await
+            .map_err(|e| classify(&e, list_site(bucket)))?;
+        for cp in page.common_prefixes() {
+            if let Some(p) = cp.prefix() {
+                let name = p[prefix.len().min(p.len())..].trim_end_matches('/');
+                if !name.is_empty() {
+                    out.push(name.to_string());
+                }
+            }
+        }
+        match page.next_continuation_token() {
+            Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// Lists every object under `prefix` (all pages) into `tx`.
+async fn list_objects(
+    client: &Client,
+    ctx: &AwsContext,
+    bucket: &str,
+    prefix: &str,
+    tx: &mpsc::Sender<Listed>,
+) -> Result<(), AwsCallError> {
+    let mut token: Option<String> = None;
+    loop {
+        ctx.calls.add();
+        let page = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(token.take())
+            .send()
+            .await
+            .map_err(|e| classify(&e, list_site(bucket)))?;
+        for o in page.contents() {
+            if let Some(key) = o.key() {
+                let obj = ObjectRef {
+                    key: key.to_string(),
+                    size: o.size().unwrap_or(0),
+                    etag: o.e_tag().map(str::to_string),
+                };
+                if tx.send(Listed::Object(obj)).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        match page.next_continuation_token() {
+            Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// The call site of a listing, for error messages.
+fn list_site(bucket: &str) -> CallSite {
+    CallSite {
+        permission: "s3:ListBucket",
+        resource: format!("arn:aws:s3:::{bucket}"),
+    }
+}
+
+/// Fetches one object and reads it as it streams; a body that breaks mid-way is fetched
+/// again (the partial result is dropped), a corrupt object is reported as it is.
+async fn fetch(
+    ctx: &AwsContext,
+    client: &Client,
+    url: &S3Url,
+    key: &str,
+    opts: Arc<IngestOptions>,
+) -> InputOutcome {
+    let name = url.key_url(key);
+    let site = || CallSite {
+        permission: "s3:GetObject",
+        resource: format!("arn:aws:s3:::{}/{key}", url.bucket),
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        ctx.calls.add();
+        let out = match client
+            .get_object()
+            .bucket(&url.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) => return InputOutcome::failed(name, classify(&e, site()).to_string()),
+        };
+        let broken = Arc::new(AtomicBool::new(false));
+        let reader = Watched {
+            inner: SyncIoBridge::new(Box::pin(out.body.into_async_read())),
+            broken: broken.clone(),
+        };
+        let (n, o) = (name.clone(), opts.clone());
+        let outcome = tokio::task::spawn_blocking(move || match decode(Box::new(reader)) {
+            Ok(r) => read_stream(&n, r, &o),
+            Err(e) => InputOutcome::failed(n, format!("read failed: {e}")),
+        })
+        .await
+        .unwrap_or_else(|e| InputOutcome::failed(name.clone(), format!("reader task failed: {e}")));
+        if broken.load(Ordering::Relaxed) && attempt < BODY_ATTEMPTS {
+            tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+            continue;
+        }
+        return outcome;
+    }
+}
+
+/// A reader that remembers whether the network stream under it failed (as opposed to the
+/// content being corrupt), so the object can be fetched again.
+struct Watched<R> {
+    inner: R,
+    broken: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for Watched<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).inspect_err(|_| {
+            self.broken.store(true, Ordering::Relaxed);
+        })
+    }
+}
