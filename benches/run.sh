@@ -3,7 +3,7 @@
 #
 #   benches/run.sh [--events N] [--seed N] [--runs N] [--jq-runs N] [--no-build]
 #
-# 1. cargo build --release (CARGO_TARGET_DIR, default $HOME/.cache/keytrail/target)
+# 1. cargo build --release --bins --examples (CARGO_TARGET_DIR, default $HOME/.cache/keytrail/target)
 # 2. generate the corpus (benches/gen_corpus.py; cached through its MANIFEST.json) into
 #    ${KEYTRAIL_BENCH_DIR:-$HOME/.cache/keytrail/bench-corpus}
 # 3. time, with /usr/bin/time -f '%e %M' and a warm page cache:
@@ -90,17 +90,15 @@ KT_SKIP=""
 if [ -n "${KEYTRAIL_BIN:-}" ]; then
     say "using KEYTRAIL_BIN=$BIN (no build)"
 elif [ "$BUILD" -eq 1 ]; then
-    say "cargo build --release  (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-    if ! (cd "$REPO" && cargo build --release); then
+    # One build for the binary and the S3 server example, so features unify once.
+    say "cargo build --release --bins --examples  (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+    if ! (cd "$REPO" && cargo build --release --bins --examples); then
         KT_SKIP="cargo build --release failed"
         STATUS=1
     fi
 fi
 S3_SERVE="$CARGO_TARGET_DIR/release/examples/s3_serve"
 S3_SKIP=""
-if [ "$BUILD" -eq 1 ] && [ -z "${KEYTRAIL_BIN:-}" ] && [ -z "$KT_SKIP" ]; then
-    (cd "$REPO" && cargo build --release --example s3_serve) || S3_SKIP="cargo build --release --example s3_serve failed"
-fi
 [ -n "$S3_SKIP" ] || [ -x "$S3_SERVE" ] || S3_SKIP="no S3 server binary at $S3_SERVE"
 if [ -z "$KT_SKIP" ] && [ ! -x "$BIN" ]; then
     KT_SKIP="no keytrail binary at $BIN"

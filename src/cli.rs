@@ -29,6 +29,8 @@ pub enum Command {
     Query(QueryArgs),
     /// Check AWS access: who am I, which region, do the permissions the sources need work.
     Doctor(DoctorArgs),
+    /// The scheduled job: read what is new since the last run, deliver new findings.
+    Run(RunArgs),
     /// List or lint detection rules.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -135,6 +137,19 @@ pub struct DoctorArgs {
     pub sources: Vec<String>,
     #[command(flatten)]
     pub aws: AwsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The job's TOML configuration (see the README's "Scheduled job" section).
+    #[arg(long, short = 'c', env = "KEYTRAIL_CONFIG", value_name = "FILE")]
+    pub config: PathBuf,
+    /// The state database (overrides `state` and KEYTRAIL_STATE).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Read and detect, print the findings each sink would get, deliver and commit nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -42,6 +42,9 @@ pub struct Event {
     pub key_kind: Option<&'static str>,
     pub key_basis: Option<&'static str>,
     pub source: String,
+    /// The raw CloudTrail record, only when asked for (`IngestOptions::keep_raw`); not a column.
+    #[serde(skip)]
+    pub raw: Option<String>,
 }
 
 /// Column names of the `events` table, in order (kept in sync with [`Event`]).

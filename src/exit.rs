@@ -12,9 +12,14 @@ pub const FATAL: i32 = 2;
 pub const PARTIAL: i32 = 3;
 /// Both [`FINDINGS`] and [`PARTIAL`].
 pub const FINDINGS_AND_PARTIAL: i32 = 4;
+/// Some findings could not be delivered to a sink (they will be sent again next run).
+pub const DELIVERY_FAILED: i32 = 5;
 
 /// The exit code for a finished command.
 pub fn code(o: Outcome) -> i32 {
+    if o.delivery_failed {
+        return DELIVERY_FAILED;
+    }
     match (o.findings_hit, o.partial) {
         (false, false) => CLEAN,
         (true, false) => FINDINGS,

@@ -12,6 +12,7 @@
 //! - `table`: the polars `events` table the rules query.
 //! - `rules/`: rule files (`queries/*.sql`), the SQL engine and the linter.
 //! - `findings`: the stable findings schema.
+//! - `job/`: the scheduled job (`keytrail run`): TOML config, SQLite state, delivery.
 //! - `output/`: table/JSON/NDJSON/CSV writers.
 //! - `commands/`: one module per subcommand; `cli` holds the clap definitions.
 //! - `redact`: hiding secrets before anything is printed.
@@ -23,6 +24,7 @@ pub mod commands;
 pub mod event;
 pub mod exit;
 pub mod findings;
+pub mod job;
 pub mod output;
 pub mod pipeline;
 pub mod redact;

@@ -41,6 +41,8 @@ pub struct IngestOptions {
     pub since: Option<i64>,
     /// Keep events before this time (micros since epoch).
     pub until: Option<i64>,
+    /// Keep each kept event's raw CloudTrail record in [`Event::raw`] (evidence, job state).
+    pub keep_raw: bool,
 }
 
 /// An input that could not be read completely, and why.
@@ -112,6 +114,8 @@ impl InputResult {
 pub struct InputOutcome {
     name: String,
     result: InputResult,
+    /// The input could not be fetched (not a content problem): worth trying again later.
+    retry_later: bool,
 }
 
 impl InputOutcome {
@@ -123,7 +127,21 @@ impl InputOutcome {
                 bad: Some(reason.into()),
                 ..InputResult::default()
             },
+            retry_later: false,
         }
+    }
+
+    /// An input that could not be fetched this time (access, network): try it again later.
+    pub fn unavailable(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        InputOutcome {
+            retry_later: true,
+            ..Self::failed(name, reason)
+        }
+    }
+
+    /// True when the input could not be fetched and should be tried again.
+    pub fn retry_later(&self) -> bool {
+        self.retry_later
     }
 
     /// The input's name, as used in messages and the `source` column.
@@ -200,6 +218,7 @@ impl<'o> RecordFeed<'o> {
     pub fn finish(self) -> InputOutcome {
         InputOutcome {
             name: self.name,
+            retry_later: self.result.bad.is_some(),
             result: self.result,
         }
     }
@@ -306,7 +325,9 @@ impl Assembler {
 
     /// Adds one input's outcome.
     pub fn add(&mut self, o: InputOutcome) {
-        let InputOutcome { name, result: r } = o;
+        let InputOutcome {
+            name, result: r, ..
+        } = o;
         let s = &mut self.out.summary;
         if r.digest {
             s.digest_files_skipped += 1;
@@ -409,6 +430,7 @@ pub fn read_stream(
     InputOutcome {
         name: name.to_string(),
         result: r,
+        retry_later: false,
     }
 }
 
@@ -554,5 +576,8 @@ fn keep_event(name: &str, v: &Value, opts: &IngestOptions, r: &mut InputResult) 
         return;
     }
     classify::classify_event(&mut e);
+    if opts.keep_raw {
+        e.raw = Some(simd_json::to_string(v).unwrap_or_default());
+    }
     r.events.push(e);
 }

@@ -65,7 +65,7 @@ pub fn parse_time_bound(s: &str, now: DateTime<Utc>) -> Result<i64, String> {
 }
 
 /// `30s`, `90m`, `24h`, `7d`, `2w` as microseconds.
-fn parse_relative(t: &str) -> Option<i64> {
+pub fn parse_relative(t: &str) -> Option<i64> {
     let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit())?);
     let n: i64 = num.parse().ok()?;
     let secs = match unit {

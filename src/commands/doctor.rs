@@ -69,6 +69,7 @@ pub fn run(a: &DoctorArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result<
     Ok(Outcome {
         findings_hit: failed > 0,
         partial: false,
+        ..Outcome::default()
     })
 }
 

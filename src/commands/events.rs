@@ -18,5 +18,6 @@ pub fn run(a: &EventsArgs, err: &mut dyn Write) -> Result<Outcome> {
     Ok(Outcome {
         findings_hit: false,
         partial: !ingested.summary.inputs_skipped.is_empty(),
+        ..Outcome::default()
     })
 }

@@ -4,6 +4,7 @@ pub mod doctor;
 pub mod events;
 pub mod query;
 pub mod rules;
+pub mod run;
 pub mod scan;
 
 use std::io::{IsTerminal, Write};
@@ -26,6 +27,8 @@ pub struct Outcome {
     pub findings_hit: bool,
     /// Some input was skipped as bad.
     pub partial: bool,
+    /// Some findings could not be delivered.
+    pub delivery_failed: bool,
 }
 
 /// Turns `--since/--until/--all-events` into ingest options.
@@ -44,6 +47,7 @@ pub fn ingest_options(a: &InputArgs) -> Result<IngestOptions> {
         all_events: a.all_events,
         since: bound(&a.since, "--since")?,
         until: bound(&a.until, "--until")?,
+        keep_raw: false,
     })
 }
 

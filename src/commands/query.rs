@@ -24,5 +24,6 @@ pub fn run(a: &QueryArgs, err: &mut dyn Write) -> Result<Outcome> {
     Ok(Outcome {
         findings_hit: false,
         partial: !ingested.summary.inputs_skipped.is_empty(),
+        ..Outcome::default()
     })
 }

@@ -60,5 +60,6 @@ pub fn run(a: &ScanArgs, err: &mut dyn Write) -> Result<Outcome> {
             .fail_on
             .is_some_and(|s| findings.iter().any(|f| f.severity >= s)),
         partial: !ingested.summary.inputs_skipped.is_empty(),
+        ..Outcome::default()
     })
 }

@@ -195,12 +195,17 @@ pub fn queries(plan: &LookupPlan, region: &str) -> Vec<Option<(LookupAttributeKe
     }
 }
 
+/// Where each query starts when resuming: the input name (`lookup:REGION/Key=value`) to a
+/// start time in micros; `None` falls back to `--since`.
+pub type Resume<'a> = &'a (dyn Fn(&str) -> Option<i64> + Sync);
+
 /// Reads the regions' events, calling `sink` with one outcome per (region, query).
 pub async fn read(
     ctx: &AwsContext,
     regions: &Regions,
     plan: &LookupPlan,
     opts: &IngestOptions,
+    resume: Option<Resume<'_>>,
     sink: &mut (dyn FnMut(InputOutcome) + Send),
 ) -> SourceCounts {
     let mut counts = SourceCounts::default();
@@ -223,7 +228,9 @@ pub async fn read(
     let per_region = futures::stream::iter(regions.resolve(&ctx.regions))
         .map(|region| {
             let limiter = limiter.clone();
-            async move { read_region(ctx, &region, plan, window, opts, &limiter, all).await }
+            async move {
+                read_region(ctx, &region, plan, window, opts, resume, &limiter, all).await
+            }
         })
         .buffer_unordered(REGION_CONCURRENCY);
     futures::pin_mut!(per_region);
@@ -236,12 +243,14 @@ pub async fn read(
 }
 
 /// Runs every query of one region in turn; stops the region at its first lasting failure.
+#[allow(clippy::too_many_arguments)]
 async fn read_region(
     ctx: &AwsContext,
     region: &str,
     plan: &LookupPlan,
     window: (Option<i64>, Option<i64>),
     opts: &IngestOptions,
+    resume: Option<Resume<'_>>,
     limiter: &RateLimiter,
     all: bool,
 ) -> (Vec<InputOutcome>, String) {
@@ -254,6 +263,10 @@ async fn read_region(
             None => format!("lookup:{region}"),
         };
         let mut feed = RecordFeed::new(&name, opts);
+        let window = match resume.and_then(|f| f(&name)) {
+            Some(start) => (Some(start), window.1),
+            None => window,
+        };
         let result = page_through(
             &client, region, &q, window, limiter, ctx, &mut feed, &mut stats,
         )

@@ -80,7 +80,7 @@ pub async fn read_cloud(
         let c = match spec {
             Spec::Local(_) => continue,
             Spec::S3(url) => s3::read(ctx, url, opts, None, &mut sink).await,
-            Spec::Lookup(regions) => lookup::read(ctx, regions, plan, opts, &mut sink).await,
+            Spec::Lookup(regions) => lookup::read(ctx, regions, plan, opts, None, &mut sink).await,
         };
         counts.merge(c);
     }

@@ -80,7 +80,7 @@ pub async fn read(
                 let opts = opts_ref.clone();
                 async move {
                     match item {
-                        Listed::Failed(name, reason) => InputOutcome::failed(name, reason),
+                        Listed::Failed(name, reason) => InputOutcome::unavailable(name, reason),
                         Listed::Object(o) => fetch(ctx, client_ref, url, &o.key, opts).await,
                     }
                 }
@@ -362,7 +362,7 @@ async fn fetch(
             .await
         {
             Ok(o) => o,
-            Err(e) => return InputOutcome::failed(name, classify(&e, site()).to_string()),
+            Err(e) => return InputOutcome::unavailable(name, classify(&e, site()).to_string()),
         };
         let broken = Arc::new(AtomicBool::new(false));
         let reader = Watched {

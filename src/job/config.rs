@@ -1,0 +1,223 @@
+//! The scheduled job's TOML configuration, with environment and flag overrides.
+//!
+//! ```toml
+//! inputs = ["s3://org-trail-bucket", "lookup:us-east-1,us-west-2"]
+//! state = "/var/lib/keytrail/state.sqlite"
+//! lookback = "2d"          # S3 day folders re-listed each run (late deliveries); first run's start
+//! lookup_overlap = "15m"   # each LookupEvents query restarts this long before its last run
+//! history = "30d"          # relevant events kept for rules that span runs
+//! min_severity = "low"     # findings below are not sent
+//! queries = ["/etc/keytrail/rules"]
+//!
+//! [aws]
+//! profile = "audit"
+//! role_arn = "arn:aws:iam::111122223333:role/KeytrailAudit"
+//!
+//! [[sink]]
+//! kind = "ndjson"
+//! path = "/var/log/keytrail/findings.ndjson"
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cli::AwsArgs;
+use crate::rules::Severity;
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read the configuration: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: invalid configuration: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// The job's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobConfig {
+    /// `s3://...` and `lookup:...` inputs.
+    pub inputs: Vec<String>,
+    /// The SQLite state file.
+    #[serde(default = "default_state")]
+    pub state: PathBuf,
+    #[serde(default = "default_lookback")]
+    pub lookback: String,
+    #[serde(default = "default_overlap")]
+    pub lookup_overlap: String,
+    #[serde(default = "default_history")]
+    pub history: String,
+    #[serde(default)]
+    pub min_severity: Option<Severity>,
+    /// Folders of extra rules.
+    #[serde(default)]
+    pub queries: Vec<PathBuf>,
+    #[serde(default)]
+    pub aws: AwsSettings,
+    /// Where findings go; each sink acknowledges separately.
+    #[serde(default, rename = "sink")]
+    pub sinks: Vec<SinkConfig>,
+}
+
+/// AWS access, as the flags of the other commands.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsSettings {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+    pub role_session_name: Option<String>,
+    pub endpoint_url: Option<String>,
+    #[serde(default)]
+    pub force_path_style: bool,
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    #[serde(default)]
+    pub regions: Vec<String>,
+    pub concurrency: Option<u16>,
+}
+
+impl AwsSettings {
+    /// The same settings as command-line AWS arguments.
+    pub fn to_args(&self) -> AwsArgs {
+        AwsArgs {
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            role_arn: self.role_arn.clone(),
+            external_id: self.external_id.clone(),
+            role_session_name: self.role_session_name.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            force_path_style: self.force_path_style,
+            accounts: self.accounts.clone(),
+            regions: self.regions.clone(),
+            concurrency: self.concurrency.unwrap_or(16).max(1),
+        }
+    }
+}
+
+/// One destination for findings. `kind` picks the format and transport; the other keys
+/// are that kind's settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SinkConfig {
+    pub kind: String,
+    /// A name for the state (default: the kind and its target); renaming a sink makes it new.
+    pub name: Option<String>,
+    #[serde(flatten)]
+    pub settings: toml::Table,
+}
+
+impl SinkConfig {
+    /// The name acknowledgements are recorded under.
+    pub fn state_name(&self) -> String {
+        if let Some(n) = &self.name {
+            return n.clone();
+        }
+        let target = ["path", "url", "address"]
+            .iter()
+            .find_map(|k| self.settings.get(*k).and_then(|v| v.as_str()))
+            .unwrap_or("");
+        format!("{}:{target}", self.kind)
+    }
+
+    /// A required text setting.
+    pub fn text(&self, key: &str) -> Result<&str, String> {
+        self.settings
+            .get(key)
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| format!("sink {:?} needs `{key} = \"...\"`", self.kind))
+    }
+}
+
+fn default_state() -> PathBuf {
+    PathBuf::from("keytrail-state.sqlite")
+}
+fn default_lookback() -> String {
+    "2d".into()
+}
+fn default_overlap() -> String {
+    "15m".into()
+}
+fn default_history() -> String {
+    "30d".into()
+}
+
+/// Reads the file, then applies `KEYTRAIL_STATE`, `KEYTRAIL_INPUTS` (comma-separated) and
+/// `KEYTRAIL_LOOKBACK` from the environment.
+pub fn load(path: &Path) -> Result<JobConfig, ConfigError> {
+    let p = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: p.clone(),
+        source,
+    })?;
+    let mut cfg: JobConfig = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+        path: p.clone(),
+        message: e.to_string(),
+    })?;
+    apply_env(&mut cfg, |k| std::env::var(k).ok());
+    if cfg.inputs.is_empty() {
+        return Err(ConfigError::Invalid {
+            path: p,
+            message: "`inputs` is empty: name at least one s3:// or lookup: input".into(),
+        });
+    }
+    Ok(cfg)
+}
+
+/// Environment overrides, read through `get` (tests pass their own).
+pub fn apply_env(cfg: &mut JobConfig, get: impl Fn(&str) -> Option<String>) {
+    if let Some(s) = get("KEYTRAIL_STATE").filter(|s| !s.is_empty()) {
+        cfg.state = PathBuf::from(s);
+    }
+    if let Some(s) = get("KEYTRAIL_INPUTS").filter(|s| !s.is_empty()) {
+        cfg.inputs = s.split(',').map(|x| x.trim().to_string()).collect();
+    }
+    if let Some(s) = get("KEYTRAIL_LOOKBACK").filter(|s| !s.is_empty()) {
+        cfg.lookback = s;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+inputs = ["s3://trail", "lookup:us-east-1"]
+state = "/tmp/s.sqlite"
+min_severity = "medium"
+[aws]
+profile = "audit"
+force_path_style = true
+[[sink]]
+kind = "ndjson"
+path = "/tmp/f.ndjson"
+"#;
+
+    #[test]
+    fn a_config_file_reads_with_defaults_and_env_overrides() {
+        let mut cfg: JobConfig = toml::from_str(EXAMPLE).unwrap();
+        assert_eq!(cfg.lookback, "2d");
+        assert_eq!(cfg.min_severity, Some(Severity::Medium));
+        assert_eq!(cfg.aws.to_args().profile.as_deref(), Some("audit"));
+        assert_eq!(cfg.sinks[0].state_name(), "ndjson:/tmp/f.ndjson");
+        apply_env(&mut cfg, |k| match k {
+            "KEYTRAIL_STATE" => Some("/var/lib/k.sqlite".into()),
+            "KEYTRAIL_INPUTS" => Some("s3://other, lookup:all".into()),
+            _ => None,
+        });
+        assert_eq!(cfg.state, PathBuf::from("/var/lib/k.sqlite"));
+        assert_eq!(cfg.inputs, vec!["s3://other", "lookup:all"]);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let bad = format!("lookbak = \"1d\"\n{EXAMPLE}");
+        let err = toml::from_str::<JobConfig>(&bad).unwrap_err().to_string();
+        assert!(err.contains("lookbak"), "{err}");
+    }
+}

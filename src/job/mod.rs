@@ -1,0 +1,275 @@
+//! The scheduled detection job (`keytrail run`): each run reads only what is new, runs the
+//! rules over the new events plus the relevant events kept from earlier runs, and delivers
+//! to each sink the findings it has not acknowledged yet.
+//!
+//! New: S3 objects not read before (per bucket and key, with their etag; the day folders
+//! of the last `lookback` are listed again each run, so late deliveries are picked up), and
+//! for LookupEvents each query from `lookup_overlap` before where it stopped. Deliveries
+//! are recorded per sink as soon as the sink acknowledges; what was read is committed after
+//! delivery. A run killed at any point and started again re-reads what was not committed,
+//! finds the same findings and sends each sink only what it has not acknowledged.
+
+pub mod config;
+pub mod deliver;
+pub mod state;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, bail};
+
+use crate::aws::load_context;
+use crate::event::Event;
+use crate::findings::Finding;
+use crate::pipeline::{Assembler, IngestOptions, InputOutcome, RecordFeed, Summary};
+use crate::rules::engine;
+use crate::sources::Spec;
+use crate::sources::lookup::{self, LookupPlan};
+use crate::sources::s3::{self, ObjectFilter, ObjectRef};
+use crate::table::events_frame;
+use crate::timefmt::parse_relative;
+use config::JobConfig;
+use state::{Progress, State};
+
+/// The source name of events replayed from the state.
+pub const HISTORY_SOURCE: &str = "keytrail-state:history";
+
+/// How one sink fared in a run.
+#[derive(Debug, Clone)]
+pub struct SinkReport {
+    pub name: String,
+    /// Findings this sink had not acknowledged before.
+    pub pending: usize,
+    /// Empty when delivered; the reason otherwise.
+    pub error: Option<String>,
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct RunReport {
+    /// Counts for the new inputs (history not included).
+    pub summary: Summary,
+    pub history_events: u64,
+    pub findings: Vec<Finding>,
+    pub sinks: Vec<SinkReport>,
+    pub messages: Vec<String>,
+    /// False for `--dry-run`: nothing delivered, nothing committed.
+    pub committed: bool,
+}
+
+impl RunReport {
+    /// True when some sink did not acknowledge its findings.
+    pub fn delivery_failed(&self) -> bool {
+        self.sinks.iter().any(|s| s.error.is_some())
+    }
+}
+
+/// A duration setting such as `2d` in micros.
+fn duration(name: &str, v: &str) -> Result<i64> {
+    parse_relative(v.trim())
+        .with_context(|| format!("`{name} = {v:?}` is not a duration: use 30m, 24h, 2d, 1w"))
+}
+
+/// Runs the job once. With `dry_run`, the pending findings are computed and returned but
+/// nothing is delivered or committed.
+pub fn run(cfg: &JobConfig, dry_run: bool) -> Result<RunReport> {
+    let now = chrono::Utc::now().timestamp_micros();
+    let lookback = duration("lookback", &cfg.lookback)?;
+    let overlap = duration("lookup_overlap", &cfg.lookup_overlap)?;
+    let history = duration("history", &cfg.history)?;
+    let specs = cfg
+        .inputs
+        .iter()
+        .map(|s| Spec::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    if let Some(Spec::Local(p)) = specs.iter().find(|s| !s.is_cloud()) {
+        bail!(
+            "{p}: `keytrail run` reads s3:// and lookup: inputs; use `keytrail scan` for local files"
+        );
+    }
+    let rules = crate::commands::scan::collect_rules(&cfg.queries)?;
+    let sinks = cfg
+        .sinks
+        .iter()
+        .map(deliver::build)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)
+        .context("in the [[sink]] tables")?;
+    if sinks.is_empty() && !dry_run {
+        bail!("no [[sink]] in the configuration: add one, or use --dry-run");
+    }
+    let mut state = State::open(&cfg.state)?;
+    let opts = IngestOptions {
+        since: Some(now - lookback),
+        keep_raw: true,
+        ..IngestOptions::default()
+    };
+    let rt = crate::commands::runtime()?;
+    let read = rt.block_on(read_new(cfg, &specs, &opts, &state, now, overlap))?;
+    let mut asm = read.asm;
+    let replay = replay_history(&state, now - history)?;
+    let history_events = replay.records();
+    asm.add(replay);
+    let ingested = asm.finish();
+    // The summary speaks of the new inputs: the replayed history is reported apart.
+    let mut summary = ingested.summary.clone();
+    summary.inputs_read = summary.inputs_read.saturating_sub(1);
+    summary.events_read = summary.events_read.saturating_sub(history_events);
+
+    let mut progress = read.progress;
+    progress.events = ingested
+        .events
+        .iter()
+        .filter(|e| e.source != HISTORY_SOURCE)
+        .filter_map(|e| Some((event_key(e), e.event_time?, e.raw.clone()?)))
+        .collect();
+
+    let df = events_frame(&ingested.events).context("building the events table")?;
+    let mut findings = Vec::new();
+    for rule in &rules {
+        findings.extend(engine::run_rule(rule, &df)?);
+    }
+    findings.retain(|f| cfg.min_severity.is_none_or(|m| f.severity >= m));
+
+    let mut report = RunReport {
+        summary,
+        history_events,
+        messages: ingested.messages.clone(),
+        committed: !dry_run,
+        ..RunReport::default()
+    };
+    for sink in &sinks {
+        let pending: Vec<Finding> = findings
+            .iter()
+            .filter(|f| !state.already_delivered(sink.name(), f).unwrap_or(false))
+            .cloned()
+            .collect();
+        let mut r = SinkReport {
+            name: sink.name().to_string(),
+            pending: pending.len(),
+            error: None,
+        };
+        if !dry_run && !pending.is_empty() {
+            match rt.block_on(sink.send(&pending, &ingested.events)) {
+                Ok(()) => state.record_delivered(sink.name(), &pending, now)?,
+                Err(e) => r.error = Some(e),
+            }
+        }
+        report.sinks.push(r);
+    }
+    if !dry_run {
+        state.commit(
+            &progress,
+            now,
+            now - history,
+            now - lookback - 86_400_000_000,
+        )?;
+    }
+    report.findings = findings;
+    Ok(report)
+}
+
+/// What reading the new inputs produced.
+struct NewRead {
+    asm: Assembler,
+    progress: Progress,
+}
+
+/// Reads the S3 objects not read before and each LookupEvents query from where it stopped.
+async fn read_new(
+    cfg: &JobConfig,
+    specs: &[Spec],
+    opts: &IngestOptions,
+    state: &State,
+    now: i64,
+    overlap: i64,
+) -> Result<NewRead> {
+    let ctx = load_context(&cfg.aws.to_args()).await;
+    let known = Arc::new(state.objects()?);
+    let marks = state.marks()?;
+    let resume = |name: &str| marks.get(name).map(|t| t - overlap);
+    let mut asm = Assembler::new();
+    let mut progress = Progress::default();
+    let mut unavailable: HashSet<String> = HashSet::new();
+    let mut finished: Vec<String> = Vec::new();
+    for spec in specs {
+        let mut sink = |o: InputOutcome| {
+            if o.retry_later() {
+                unavailable.insert(o.name().to_string());
+            } else {
+                finished.push(o.name().to_string());
+            }
+            asm.add(o);
+        };
+        match spec {
+            Spec::S3(url) => {
+                let admitted: Arc<Mutex<Vec<ObjectRef>>> = Arc::default();
+                let filter: ObjectFilter = {
+                    let (known, admitted, bucket) =
+                        (known.clone(), admitted.clone(), url.bucket.clone());
+                    Arc::new(move |o: &ObjectRef| {
+                        let etag = o.etag.clone().unwrap_or_default();
+                        let new = known.get(&(bucket.clone(), o.key.clone())) != Some(&etag);
+                        if new {
+                            admitted.lock().expect("admitted list").push(o.clone());
+                        }
+                        new
+                    })
+                };
+                let counts = s3::read(&ctx, url, opts, Some(filter), &mut sink).await;
+                asm.counts(counts);
+                for o in admitted.lock().expect("admitted list").drain(..) {
+                    if !unavailable.contains(&url.key_url(&o.key)) {
+                        let etag = o.etag.unwrap_or_default();
+                        progress.objects.push((url.bucket.clone(), o.key, etag));
+                    }
+                }
+            }
+            Spec::Lookup(regions) => {
+                let counts = lookup::read(
+                    &ctx,
+                    regions,
+                    &LookupPlan::Relevant,
+                    opts,
+                    Some(&resume),
+                    &mut sink,
+                )
+                .await;
+                asm.counts(counts);
+            }
+            Spec::Local(_) => {}
+        }
+    }
+    progress.marks = finished
+        .into_iter()
+        .filter(|n| n.starts_with("lookup:"))
+        .map(|n| (n, now))
+        .collect();
+    Ok(NewRead { asm, progress })
+}
+
+/// Feeds the relevant events kept from earlier runs back through the pipeline.
+fn replay_history(state: &State, since: i64) -> Result<InputOutcome> {
+    let opts = IngestOptions {
+        keep_raw: true,
+        ..IngestOptions::default()
+    };
+    let mut feed = RecordFeed::new(HISTORY_SOURCE, &opts);
+    for rec in state.history(since)? {
+        feed.record(rec.as_bytes());
+    }
+    Ok(feed.finish())
+}
+
+/// The identity of an event across deliveries (as the pipeline deduplicates).
+fn event_key(e: &Event) -> String {
+    format!(
+        "{}|{}|{}|{}|{}",
+        e.event_id.as_deref().unwrap_or(""),
+        e.event_name.as_deref().unwrap_or(""),
+        e.event_source.as_deref().unwrap_or(""),
+        e.event_time.unwrap_or(0),
+        e.account_id.as_deref().unwrap_or("")
+    )
+}
