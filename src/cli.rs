@@ -17,7 +17,8 @@ pub struct Cli {
 
 /// The exit codes, shown in `--help`.
 pub const EXIT_CODES: &str = "Exit codes: 0 clean; 1 a finding at or above --fail-on; 2 fatal error; \
-3 some input was skipped as bad (partial results); 4 both 1 and 3.";
+3 some input was skipped as bad (partial results); 4 both 1 and 3; 5 findings not delivered \
+to a sink. doctor: 1 when a check failed.";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

@@ -215,6 +215,13 @@ path = "/tmp/f.ndjson"
     }
 
     #[test]
+    fn the_shipped_example_configuration_is_valid() {
+        let cfg: JobConfig = toml::from_str(include_str!("../../deploy/keytrail.toml")).unwrap();
+        assert_eq!(cfg.inputs.len(), 2);
+        assert_eq!(cfg.sinks[0].kind, "ndjson");
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let bad = format!("lookbak = \"1d\"\n{EXAMPLE}");
         let err = toml::from_str::<JobConfig>(&bad).unwrap_err().to_string();
