@@ -229,3 +229,46 @@ async fn a_run_killed_during_delivery_loses_nothing_and_sends_nothing_twice() {
         stderr(&last)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookup_queries_resume_where_the_last_run_stopped() {
+    let server = common::lookup_server::start(common::lookup_server::management_events(), 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sink = dir.path().join("f.ndjson");
+    let cfg = dir.path().join("keytrail.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "inputs = [\"lookup:us-west-2,eu-central-1\"]\nstate = \"{}\"\nlookback = \"{}\"\n[[sink]]\nkind = \"ndjson\"\npath = \"{}\"\n",
+            dir.path().join("s.sqlite").display(),
+            lookback(),
+            sink.display()
+        ),
+    )
+    .unwrap();
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "AKIAKEYTRAILJOB00001"),
+        ("AWS_SECRET_ACCESS_KEY", "job-secret"),
+        ("AWS_ENDPOINT_URL_CLOUDTRAIL", server.endpoint.as_str()),
+    ];
+    let args = ["run", "--config", cfg.to_str().unwrap()];
+    let first = run_isolated(&args, &env).await;
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert!(!delivered(&sink).is_empty());
+    assert!(
+        !stderr(&first).contains(" 0 events read"),
+        "{}",
+        stderr(&first)
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = run_isolated(&args, &env).await;
+    let err = stderr(&second);
+    assert_eq!(second.status.code(), Some(0), "{err}");
+    // The sample events are days old: from 15 minutes before the last run there is nothing.
+    assert!(
+        err.contains("keytrail run: 2 new inputs, 0 events read"),
+        "{err}"
+    );
+    assert!(err.contains(": 0 sent"), "{err}");
+    assert_eq!(server.rate_violations(), 0);
+}

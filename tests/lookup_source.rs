@@ -5,28 +5,8 @@
 
 mod common;
 
-use common::lookup_server::{self, LookupServer, Served};
-use common::{
-    assert_same_rows, json_of, keytrail, records_of, run_isolated, sample_delivery_files, stderr,
-    stdout,
-};
-
-/// Management events of the sample logs (LookupEvents never returns data events), with
-/// the region each was recorded in.
-fn management_events() -> Vec<Served> {
-    sample_delivery_files()
-        .iter()
-        .flat_map(|f| records_of(f))
-        .filter(|r| r["eventCategory"] != "Data")
-        .map(|r| Served {
-            region: r["awsRegion"].as_str().unwrap().to_string(),
-            time: chrono::DateTime::parse_from_rfc3339(r["eventTime"].as_str().unwrap())
-                .unwrap()
-                .timestamp() as f64,
-            raw: r,
-        })
-        .collect()
-}
+use common::lookup_server::{self, LookupServer, Served, management_events};
+use common::{assert_same_rows, json_of, keytrail, run_isolated, stderr, stdout};
 
 /// Writes the events as one delivery file per region, for the local comparison.
 fn as_files(events: &[Served]) -> tempfile::TempDir {

@@ -220,3 +220,20 @@ fn to_api_event(e: &Served) -> Value {
         "CloudTrailEvent": r.to_string(),
     })
 }
+
+/// Management events of the sample logs (LookupEvents never returns data events), with
+/// the region each was recorded in.
+pub fn management_events() -> Vec<Served> {
+    super::sample_delivery_files()
+        .iter()
+        .flat_map(|f| super::records_of(f))
+        .filter(|r| r["eventCategory"] != "Data")
+        .map(|r| Served {
+            region: r["awsRegion"].as_str().unwrap().to_string(),
+            time: chrono::DateTime::parse_from_rfc3339(r["eventTime"].as_str().unwrap())
+                .unwrap()
+                .timestamp() as f64,
+            raw: r,
+        })
+        .collect()
+}
