@@ -91,9 +91,10 @@ impl fmt::Display for AwsCallError {
             )?,
             ErrorKind::Other => write!(f, "{} on {} failed", s.permission, s.resource)?,
         }
-        match &self.code {
-            Some(c) => write!(f, " [{c}: {}]", self.detail),
-            None => write!(f, " [{}]", self.detail),
+        match (&self.code, self.kind) {
+            (_, ErrorKind::NoCredentials) => Ok(()), // the chain's own words add nothing
+            (Some(c), _) => write!(f, " [{c}: {}]", self.detail),
+            (None, _) => write!(f, " [{}]", self.detail),
         }
     }
 }
@@ -124,7 +125,7 @@ where
     let detail = match (err.message(), status) {
         (Some(m), _) => m.to_string(),
         (None, Some(s)) => format!("HTTP {s}"),
-        (None, None) => chain.clone(),
+        (None, None) => first_line(&chain),
     };
     let mut kind = kind_of(err, code.as_deref(), status, &chain);
     if code.as_deref() == Some("NotFound") && site.permission == "s3:ListBucket" {
@@ -137,6 +138,15 @@ where
         bucket_region,
         detail,
         status,
+    }
+}
+
+/// The first line of an error chain, at most 300 characters (chains can run to pages).
+pub fn first_line(s: &str) -> String {
+    let line = s.lines().next().unwrap_or("").trim_end_matches('.');
+    match line.char_indices().nth(300) {
+        Some((i, _)) => format!("{}…", &line[..i]),
+        None => line.to_string(),
     }
 }
 

@@ -36,6 +36,9 @@ pub fn run(a: &DoctorArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result<
     let checks = runtime()?.block_on(async {
         let ctx = load_context(&a.aws).await;
         let mut checks = vec![region_check(&ctx), credentials_check(&ctx).await];
+        if checks[1].result.is_err() {
+            return checks; // every other check would fail the same way
+        }
         checks.push(identity_check(&ctx).await);
         for s in &specs {
             match s {
@@ -125,7 +128,11 @@ async fn credentials_check(ctx: &AwsContext) -> Check {
             )),
             Err(e) => Err(format!(
                 "no usable credentials: {}; use --profile NAME, set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with a role (for SSO profiles: aws sso login --profile NAME)",
-                aws_smithy_types::error::display::DisplayErrorContext(&e)
+                match &e {
+                    aws_credential_types::provider::error::CredentialsError::CredentialsNotLoaded(_) =>
+                        "no provider in the chain (environment, profile, web identity, container, instance) had any".to_string(),
+                    other => crate::aws::errors::first_line(&other.to_string()),
+                }
             )),
         },
     };
