@@ -27,12 +27,7 @@ struct Check {
 
 /// Runs the checks, prints the report to `out`; a failed check means exit code 1.
 pub fn run(a: &DoctorArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result<Outcome> {
-    let specs = a
-        .sources
-        .iter()
-        .map(|s| Spec::parse(s))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(anyhow::Error::msg)?;
+    let specs = Spec::parse_all(&a.sources).map_err(anyhow::Error::msg)?;
     let checks = runtime()?.block_on(async {
         let ctx = load_context(&a.aws).await;
         let mut checks = vec![region_check(&ctx), credentials_check(&ctx).await];

@@ -64,12 +64,7 @@ pub fn load(a: &InputArgs, err: &mut dyn Write) -> Result<Ingested> {
 /// Like [`load`], with the events to ask LookupEvents for (investigations narrow it).
 pub fn load_with(a: &InputArgs, plan: &LookupPlan, err: &mut dyn Write) -> Result<Ingested> {
     let opts = ingest_options(a)?;
-    let specs = a
-        .paths
-        .iter()
-        .map(|p| Spec::parse(p))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(anyhow::Error::msg)?;
+    let specs = Spec::parse_all(&a.paths).map_err(anyhow::Error::msg)?;
     let locals: Vec<String> = specs
         .iter()
         .filter_map(|s| match s {

@@ -77,12 +77,7 @@ pub fn run(cfg: &JobConfig, dry_run: bool) -> Result<RunReport> {
     let lookback = duration("lookback", &cfg.lookback)?;
     let overlap = duration("lookup_overlap", &cfg.lookup_overlap)?;
     let history = duration("history", &cfg.history)?;
-    let specs = cfg
-        .inputs
-        .iter()
-        .map(|s| Spec::parse(s))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(anyhow::Error::msg)?;
+    let specs = Spec::parse_all(&cfg.inputs).map_err(anyhow::Error::msg)?;
     if let Some(Spec::Local(p)) = specs.iter().find(|s| !s.is_cloud()) {
         bail!(
             "{p}: `keytrail run` reads s3:// and lookup: inputs; use `keytrail scan` for local files"

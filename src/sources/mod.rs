@@ -55,6 +55,11 @@ impl Spec {
         }
     }
 
+    /// Parses every command-line input; the first bad one is the error.
+    pub fn parse_all(inputs: &[String]) -> Result<Vec<Spec>, String> {
+        inputs.iter().map(|s| Spec::parse(s)).collect()
+    }
+
     /// True for inputs read through AWS APIs.
     pub fn is_cloud(&self) -> bool {
         !matches!(self, Spec::Local(_))

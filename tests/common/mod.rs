@@ -92,12 +92,12 @@ pub async fn run_isolated(args: &[&str], env: &[(&str, &str)]) -> Output {
     .expect("keytrail task")
 }
 
-/// The delivery files of the bundled sample logs (account 111122223333), sorted by path.
-pub fn sample_delivery_files() -> Vec<PathBuf> {
+/// Every file under `dir`, sorted by path.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let mut stack = vec![root().join("sample-logs/AWSLogs/111122223333/CloudTrail")];
+    let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("sample-logs") {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
             let p = e.expect("entry").path();
             if p.is_dir() {
                 stack.push(p);
@@ -108,6 +108,11 @@ pub fn sample_delivery_files() -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// The delivery files of the bundled sample logs (account 111122223333), sorted by path.
+pub fn sample_delivery_files() -> Vec<PathBuf> {
+    files_under(&root().join("sample-logs/AWSLogs/111122223333/CloudTrail"))
 }
 
 /// The records of one gzipped delivery file.

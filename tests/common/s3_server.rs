@@ -47,7 +47,7 @@ impl S3Server {
 
     /// Copies every file under `dir` into `bucket` under `prefix`, keeping relative paths.
     pub fn put_tree(&self, bucket: &str, prefix: &str, dir: &Path) {
-        for e in walkdir(dir) {
+        for e in super::files_under(dir) {
             let rel = e
                 .strip_prefix(dir)
                 .unwrap()
@@ -91,24 +91,6 @@ impl S3Server {
             })
             .collect()
     }
-}
-
-/// Files under `dir`, sorted.
-fn walkdir(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// Percent-decoding of a URL path or query value.

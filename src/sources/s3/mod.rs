@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::io::SyncIoBridge;
@@ -255,6 +256,33 @@ async fn leaf_prefixes(
     Ok(leaves)
 }
 
+/// One ListObjectsV2 page under `prefix` (folders only with a delimiter), and the token of
+/// the next page when there is one.
+async fn list_page(
+    client: &Client,
+    ctx: &AwsContext,
+    bucket: &str,
+    prefix: &str,
+    delimiter: Option<&str>,
+    token: Option<String>,
+) -> Result<(ListObjectsV2Output, Option<String>), AwsCallError> {
+    ctx.calls.add();
+    let page = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .set_delimiter(delimiter.map(str::to_string))
+        .set_continuation_token(token)
+        .send()
+        .await
+        .map_err(|e| classify(&e, list_site(bucket)))?;
+    let next = match page.next_continuation_token() {
+        Some(t) if page.is_truncated() == Some(true) => Some(t.to_string()),
+        _ => None,
+    };
+    Ok((page, next))
+}
+
 /// The names of the folders directly under `prefix` (ListObjectsV2 with a delimiter).
 async fn list_dirs(
     client: &Client,
@@ -263,29 +291,18 @@ async fn list_dirs(
     prefix: &str,
 ) -> Result<Vec<String>, AwsCallError> {
     let mut out = Vec::new();
-    let mut token: Option<String> = None;
+    let mut token = None;
     loop {
-        ctx.calls.add();
-        let page = client
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .delimiter("/")
-            .set_continuation_token(token.take())
-            .send()
-            .await
-            .map_err(|e| classify(&e, list_site(bucket)))?;
-        for cp in page.common_prefixes() {
-            if let Some(p) = cp.prefix() {
-                let name = p[prefix.len().min(p.len())..].trim_end_matches('/');
-                if !name.is_empty() {
-                    out.push(name.to_string());
-                }
+        let (page, next) = list_page(client, ctx, bucket, prefix, Some("/"), token).await?;
+        for p in page.common_prefixes().iter().filter_map(|cp| cp.prefix()) {
+            let name = p[prefix.len().min(p.len())..].trim_end_matches('/');
+            if !name.is_empty() {
+                out.push(name.to_string());
             }
         }
-        match page.next_continuation_token() {
-            Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
-            _ => return Ok(out),
+        match next {
+            Some(t) => token = Some(t),
+            None => return Ok(out),
         }
     }
 }
@@ -298,17 +315,9 @@ async fn list_objects(
     prefix: &str,
     tx: &mpsc::Sender<Listed>,
 ) -> Result<(), AwsCallError> {
-    let mut token: Option<String> = None;
+    let mut token = None;
     loop {
-        ctx.calls.add();
-        let page = client
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .set_continuation_token(token.take())
-            .send()
-            .await
-            .map_err(|e| classify(&e, list_site(bucket)))?;
+        let (page, next) = list_page(client, ctx, bucket, prefix, None, token).await?;
         for o in page.contents() {
             if let Some(key) = o.key() {
                 let obj = ObjectRef {
@@ -321,9 +330,9 @@ async fn list_objects(
                 }
             }
         }
-        match page.next_continuation_token() {
-            Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
-            _ => return Ok(()),
+        match next {
+            Some(t) => token = Some(t),
+            None => return Ok(()),
         }
     }
 }
