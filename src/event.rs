@@ -32,6 +32,7 @@ pub struct Event {
     pub target_user: Option<String>,
     pub service_name: Option<String>,
     pub credential_id: Option<String>,
+    pub service_user_name: Option<String>,
     pub credential_status: Option<String>,
     pub credential_age_days: Option<i64>,
     #[serde(serialize_with = "crate::timefmt::ser_micros")]
@@ -73,6 +74,7 @@ pub const COLUMNS: &[&str] = &[
     "target_user",
     "service_name",
     "credential_id",
+    "service_user_name",
     "credential_status",
     "credential_age_days",
     "credential_expiration",

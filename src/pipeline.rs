@@ -43,6 +43,39 @@ pub struct IngestOptions {
     pub until: Option<i64>,
     /// Keep each kept event's raw CloudTrail record in [`Event::raw`] (evidence, job state).
     pub keep_raw: bool,
+    /// Also keep records that contain one of these words (an investigation's user name or
+    /// access key id), relevant or not.
+    pub also_keep: Option<Keywords>,
+}
+
+/// Words whose records are kept besides the Bedrock-relevant ones (case-sensitive).
+#[derive(Debug, Clone)]
+pub struct Keywords(AhoCorasick);
+
+impl Keywords {
+    /// Builds the matcher; None when there is no non-empty word.
+    pub fn new(words: &[String]) -> Option<Keywords> {
+        let words: Vec<&String> = words.iter().filter(|w| !w.is_empty()).collect();
+        if words.is_empty() {
+            return None;
+        }
+        AhoCorasick::new(words).ok().map(Keywords)
+    }
+
+    /// True when `raw` contains one of the words.
+    fn hit(&self, raw: &[u8]) -> bool {
+        self.0.is_match(raw)
+    }
+}
+
+impl IngestOptions {
+    /// True when a record must be parsed: every record, a possibly relevant one, or one
+    /// with a word to keep.
+    fn wants(&self, raw: &[u8]) -> bool {
+        self.all_events
+            || PREFILTER.is_match(raw)
+            || self.also_keep.as_ref().is_some_and(|k| k.hit(raw))
+    }
 }
 
 /// An input that could not be read completely, and why.
@@ -447,7 +480,7 @@ fn on_record(
     if framing == Framing::TopLevel {
         r.seen_top_level = true;
     }
-    if !first_top && !opts.all_events && !PREFILTER.is_match(raw) {
+    if !first_top && !opts.wants(raw) {
         r.records += 1;
         return;
     }
@@ -492,7 +525,7 @@ fn on_record(
                 Some("not a CloudTrail file: no Records, Events or eventName found".to_string());
             return;
         }
-        if !opts.all_events && !PREFILTER.is_match(raw) {
+        if !opts.wants(raw) {
             r.records += 1;
             return;
         }
@@ -503,7 +536,7 @@ fn on_record(
             Some(s) => {
                 let mut buf = s.as_bytes().to_vec();
                 match simd_json::to_borrowed_value(&mut buf) {
-                    Ok(v) => keep_event(name, &v, opts, r),
+                    Ok(v) => keep_event(name, &v, raw, opts, r),
                     Err(e) => {
                         r.unreadable += 1;
                         r.note(
@@ -516,7 +549,7 @@ fn on_record(
                     }
                 }
             }
-            None if inner.is_object() => keep_event(name, inner, opts, r),
+            None if inner.is_object() => keep_event(name, inner, raw, opts, r),
             None => {
                 r.unreadable += 1;
                 r.note(
@@ -530,7 +563,7 @@ fn on_record(
         }
         return;
     }
-    keep_event(name, &value, opts, r);
+    keep_event(name, &value, raw, opts, r);
 }
 
 /// True for the body of a CloudTrail digest file.
@@ -539,8 +572,9 @@ fn is_digest(v: &Value) -> bool {
         || (v.get("logFiles").is_some() && v.get("digestEndTime").is_some())
 }
 
-/// Normalizes and classifies a parsed event, then keeps it if relevant and in the window.
-fn keep_event(name: &str, v: &Value, opts: &IngestOptions, r: &mut InputResult) {
+/// Normalizes and classifies a parsed event (`raw` is its text), then keeps it if relevant
+/// (or wanted by `also_keep`) and in the window.
+fn keep_event(name: &str, v: &Value, raw: &[u8], opts: &IngestOptions, r: &mut InputResult) {
     let n = match normalize(v, name) {
         Ok(n) => n,
         Err(e @ (RecordError::NotObject | RecordError::NotCloudTrail)) => {
@@ -551,7 +585,8 @@ fn keep_event(name: &str, v: &Value, opts: &IngestOptions, r: &mut InputResult) 
     };
     let mut e = n.event;
     let relevant = classify::is_relevant(&e);
-    if !relevant && !opts.all_events {
+    let wanted = || opts.also_keep.as_ref().is_some_and(|k| k.hit(raw));
+    if !relevant && !opts.all_events && !wanted() {
         return;
     }
     if !n.oddities.is_empty() {

@@ -53,6 +53,7 @@ pub fn events_frame(events: &[Event]) -> PolarsResult<DataFrame> {
         str_col(e, "target_user", |x| x.target_user.as_deref()),
         str_col(e, "service_name", |x| x.service_name.as_deref()),
         str_col(e, "credential_id", |x| x.credential_id.as_deref()),
+        str_col(e, "service_user_name", |x| x.service_user_name.as_deref()),
         str_col(e, "credential_status", |x| x.credential_status.as_deref()),
         Column::new(
             "credential_age_days".into(),

@@ -6,6 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use common::schema::EventRow;
 use common::{keytrail, stderr, stdout};
 use serde::Deserialize;
 
@@ -46,45 +47,6 @@ struct Summary {
     inputs_outside_time_window: u64,
     api_calls: u64,
     inputs_skipped: Vec<serde_json::Value>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct EventRow {
-    event_id: Option<String>,
-    event_time: Option<String>,
-    event_source: Option<String>,
-    event_name: Option<String>,
-    event_type: Option<String>,
-    aws_region: Option<String>,
-    account_id: Option<String>,
-    source_ip: Option<String>,
-    user_agent: Option<String>,
-    error_code: Option<String>,
-    error_message: Option<String>,
-    read_only: Option<bool>,
-    identity_type: Option<String>,
-    principal_id: Option<String>,
-    principal_arn: Option<String>,
-    access_key_id: Option<String>,
-    user_name: Option<String>,
-    session_issuer_arn: Option<String>,
-    bearer_token: bool,
-    bearer_token_type: Option<String>,
-    model_id: Option<String>,
-    target_user: Option<String>,
-    service_name: Option<String>,
-    credential_id: Option<String>,
-    credential_status: Option<String>,
-    credential_age_days: Option<i64>,
-    credential_expiration: Option<String>,
-    policy_arn: Option<String>,
-    policy_mentions_bearer: bool,
-    activity: Option<String>,
-    key_kind: Option<String>,
-    key_basis: Option<String>,
-    source: String,
 }
 
 /// Scans sample-logs as JSON and parses the report.

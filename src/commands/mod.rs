@@ -1,8 +1,12 @@
 //! One module per subcommand, plus what they share: reading inputs into events.
 
+pub mod decode;
 pub mod doctor;
 pub mod events;
+pub mod investigate;
+pub mod keys;
 pub mod query;
+pub mod remediate;
 pub mod rules;
 pub mod run;
 pub mod scan;
@@ -48,6 +52,7 @@ pub fn ingest_options(a: &InputArgs) -> Result<IngestOptions> {
         since: bound(&a.since, "--since")?,
         until: bound(&a.until, "--until")?,
         keep_raw: false,
+        also_keep: None,
     })
 }
 
@@ -58,12 +63,17 @@ pub fn load(a: &InputArgs, err: &mut dyn Write) -> Result<Ingested> {
     } else {
         LookupPlan::Relevant
     };
-    load_with(a, &plan, err)
+    load_with(a, &plan, &ingest_options(a)?, err)
 }
 
-/// Like [`load`], with the events to ask LookupEvents for (investigations narrow it).
-pub fn load_with(a: &InputArgs, plan: &LookupPlan, err: &mut dyn Write) -> Result<Ingested> {
-    let opts = ingest_options(a)?;
+/// Like [`load`], with the events to ask LookupEvents for and the ingest options
+/// (investigations widen both to the subject's own events).
+pub fn load_with(
+    a: &InputArgs,
+    plan: &LookupPlan,
+    opts: &IngestOptions,
+    err: &mut dyn Write,
+) -> Result<Ingested> {
     let specs = Spec::parse_all(&a.paths).map_err(anyhow::Error::msg)?;
     let locals: Vec<String> = specs
         .iter()
@@ -83,7 +93,7 @@ pub fn load_with(a: &InputArgs, plan: &LookupPlan, err: &mut dyn Write) -> Resul
             )
         });
         asm.counts(expanded.counts());
-        for o in read_local(&expanded, &opts, bar.as_ref()) {
+        for o in read_local(&expanded, opts, bar.as_ref()) {
             asm.add(o);
         }
         if let Some(b) = bar {
@@ -104,7 +114,7 @@ pub fn load_with(a: &InputArgs, plan: &LookupPlan, err: &mut dyn Write) -> Resul
         };
         runtime()?.block_on(async {
             let ctx = aws::load_context(&a.aws).await;
-            read_cloud(&ctx, &specs, plan, &opts, &mut asm, &tick).await;
+            read_cloud(&ctx, &specs, plan, opts, &mut asm, &tick).await;
         });
         if let Some(b) = bar {
             b.finish_and_clear();

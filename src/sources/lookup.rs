@@ -116,8 +116,9 @@ pub enum LookupPlan {
     Relevant,
     /// Every management event (`--all-events`).
     Everything,
-    /// Events matching one lookup attribute, e.g. `Username` or `AccessKeyId` (investigations).
-    Attribute(String, String),
+    /// What the rules need plus the events matching one lookup attribute, e.g. `Username`
+    /// or `AccessKeyId` (investigations: the subject's actions on every service).
+    RelevantPlus(String, String),
 }
 
 /// A parsed `lookup:REGIONS` input.
@@ -175,8 +176,10 @@ fn is_region_name(s: &str) -> bool {
 pub fn queries(plan: &LookupPlan, region: &str) -> Vec<Option<(LookupAttributeKey, String)>> {
     match plan {
         LookupPlan::Everything => vec![None],
-        LookupPlan::Attribute(k, v) => {
-            vec![Some((LookupAttributeKey::from(k.as_str()), v.clone()))]
+        LookupPlan::RelevantPlus(k, v) => {
+            let mut q = queries(&LookupPlan::Relevant, region);
+            q.push(Some((LookupAttributeKey::from(k.as_str()), v.clone())));
+            q
         }
         LookupPlan::Relevant => {
             let mut q = vec![Some((

@@ -189,6 +189,7 @@ fn read_request(v: &Value, e: &mut Event, o: &mut Vec<String>) {
         text(v, &["requestParameters", "serviceName"], o).or_else(|| resp("serviceName", o));
     e.credential_id = text(v, &["requestParameters", "serviceSpecificCredentialId"], o)
         .or_else(|| resp("serviceSpecificCredentialId", o));
+    e.service_user_name = resp("serviceUserName", o);
     e.credential_status =
         text(v, &["requestParameters", "status"], o).or_else(|| resp("status", o));
     e.credential_age_days = int(v, &["requestParameters", "credentialAgeDays"]);
