@@ -28,6 +28,14 @@ pub enum Command {
     Events(EventsArgs),
     /// Run your own SQL over the `events` table.
     Query(QueryArgs),
+    /// Decode Bedrock API keys offline: whose key, which account, valid until when.
+    Decode(DecodeArgs),
+    /// The inventory of Bedrock keys rebuilt from the logs: state and use of each.
+    Keys(KeysArgs),
+    /// The timeline of everything a key or principal did, with a summary.
+    Investigate(InvestigateArgs),
+    /// Print (never run) the steps that revoke a compromised key.
+    Remediate(RemediateArgs),
     /// Check AWS access: who am I, which region, do the permissions the sources need work.
     Doctor(DoctorArgs),
     /// The scheduled job: read what is new since the last run, deliver new findings.
@@ -129,6 +137,132 @@ pub struct QueryArgs {
     /// SQL over the table `events` (polars SQL dialect).
     #[arg(long, value_name = "SQL")]
     pub sql: String,
+}
+
+/// Output formats of the forensics commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Ndjson,
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// Tokens, or text that contains them (a config line, a log line); `-` or nothing reads
+    /// standard input. Prefer stdin or --file: arguments end up in shell history.
+    #[arg(value_name = "TOKEN")]
+    pub tokens: Vec<String>,
+    /// Read tokens (or text containing them) from FILE.
+    #[arg(long, value_name = "FILE")]
+    pub file: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+/// What to investigate: exactly one.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct SubjectArgs {
+    /// A leaked key (ABSK... or bedrock-api-key-...); `-` reads it from stdin.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Read the key from FILE (the first key found in it).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// An IAM user name (a key's user, or a BedrockAPIKey- user).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// An access key id (AKIA... or ASIA...).
+    #[arg(long, value_name = "ID")]
+    pub access_key_id: Option<String>,
+    /// A long-term key's credential id (ACCA...).
+    #[arg(long, value_name = "ID")]
+    pub credential_id: Option<String>,
+    /// A source IP address.
+    #[arg(long, value_name = "IP")]
+    pub source_ip: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InvestigateArgs {
+    /// Inputs: files or directories, `-`, `s3://BUCKET[/PREFIX]`, `lookup:REGIONS` or `lookup:all`.
+    #[arg(required = true, value_name = "INPUT")]
+    pub paths: Vec<String>,
+    #[command(flatten)]
+    pub subject: SubjectArgs,
+    /// Keep events at or after this time: RFC 3339, a date, or a duration back from now.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Keep events before this time (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Output format (ndjson: the timeline's events, one per line).
+    #[arg(long, short = 'f', value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// Write results to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also run the rules in DIR.
+    #[arg(long, value_name = "DIR")]
+    pub queries: Vec<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// The key to revoke: a token, or what is known of it.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false, id = "key")]
+pub struct RemediateKeyArgs {
+    /// The compromised key; `-` reads it from stdin.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Read the key from FILE.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// The IAM user of a long-term key (with --credential-id when known).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// The access key id that signed a short-term key.
+    #[arg(long, value_name = "ID")]
+    pub access_key_id: Option<String>,
+}
+
+/// Output formats of `remediate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RemediateArgs {
+    #[command(flatten)]
+    pub key: RemediateKeyArgs,
+    /// The long-term key's credential id, when known (else looked up from INPUTs or IAM).
+    #[arg(long, value_name = "ID", requires = "user")]
+    pub credential_id: Option<String>,
+    /// Logs to fill in what the key does not say (credential id, signing role): optional.
+    #[arg(value_name = "INPUT")]
+    pub paths: Vec<String>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]

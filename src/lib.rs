@@ -12,6 +12,8 @@
 //! - `table`: the polars `events` table the rules query.
 //! - `rules/`: rule files (`queries/*.sql`), the SQL engine and the linter.
 //! - `findings`: the stable findings schema.
+//! - `keys/`: key forensics: offline token decoding, the key inventory, investigations and
+//!   remediation plans.
 //! - `job/`: the scheduled job (`keytrail run`): TOML config, SQLite state, delivery.
 //! - `output/`: table/JSON/NDJSON/CSV writers.
 //! - `commands/`: one module per subcommand; `cli` holds the clap definitions.
@@ -25,6 +27,7 @@ pub mod event;
 pub mod exit;
 pub mod findings;
 pub mod job;
+pub mod keys;
 pub mod output;
 pub mod pipeline;
 pub mod redact;

@@ -12,6 +12,12 @@ fn main() {
         Command::Scan(a) => commands::scan::run(a, &mut err),
         Command::Events(a) => commands::events::run(a, &mut err),
         Command::Query(a) => commands::query::run(a, &mut err),
+        Command::Decode(a) => commands::decode::run(a, &mut std::io::stdout().lock(), &mut err),
+        Command::Keys(a) => commands::keys::run(a, &mut err),
+        Command::Investigate(a) => commands::investigate::run(a, &mut err),
+        Command::Remediate(a) => {
+            commands::remediate::run(a, &mut std::io::stdout().lock(), &mut err)
+        }
         Command::Run(a) => commands::run::run(a, &mut std::io::stdout().lock(), &mut err),
         Command::Doctor(a) => commands::doctor::run(a, &mut std::io::stdout().lock(), &mut err),
         Command::Rules(c) => commands::rules::run(c, &mut std::io::stdout().lock(), &mut err),

@@ -168,3 +168,40 @@ async fn rejected_credentials_are_reported_with_the_fix() {
     assert_ne!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("no AWS credentials found"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn investigate_through_lookup_asks_by_user_and_sees_the_same_timeline_as_files() {
+    let events = management_events();
+    let files = as_files(&events);
+    let server = lookup_server::start(events, 0).await;
+    let args = |input: &str| -> Vec<String> {
+        [
+            "investigate",
+            input,
+            "--user",
+            "BedrockAPIKey-q9zp",
+            "--format",
+            "ndjson",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let remote_args = args("lookup:us-east-1,eu-central-1");
+    let a: Vec<&str> = remote_args.iter().map(String::as_str).collect();
+    let remote = run(&server, &a).await;
+    assert_eq!(remote.status.code(), Some(0), "{}", stderr(&remote));
+    let local_args = args(files.path().to_str().unwrap());
+    let a: Vec<&str> = local_args.iter().map(String::as_str).collect();
+    let local = keytrail(&a);
+    assert_same_rows(&stdout(&remote), &stdout(&local));
+    // The phantom user's own CreateAccessKey (not Bedrock) came through the Username query.
+    assert!(stdout(&remote).contains("\"event_name\":\"CreateAccessKey\""));
+    let calls = server.calls.lock().unwrap();
+    assert!(
+        calls.iter().any(
+            |c| c.attribute == Some(("Username".to_string(), "BedrockAPIKey-q9zp".to_string()))
+        )
+    );
+    drop(calls);
+    assert_eq!(server.rate_violations(), 0);
+}

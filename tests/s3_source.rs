@@ -309,3 +309,16 @@ async fn bad_credentials_and_missing_buckets_get_messages_that_say_what_to_do() 
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_inventory_from_s3_equals_the_one_from_local_files() {
+    let s3 = s3_server::start().await;
+    s3.put_tree("trail", "AWSLogs/", &root().join("sample-logs/AWSLogs"));
+    let remote = run(&s3, &["keys", "s3://trail", "--format", "json"]).await;
+    assert_eq!(remote.status.code(), Some(0), "{}", stderr(&remote));
+    let local = keytrail(&["keys", "sample-logs/AWSLogs", "--format", "json"]);
+    let (r, l) = (json_of(&remote), json_of(&local));
+    assert_eq!(r["long_term"], l["long_term"]);
+    assert_eq!(r["short_term"], l["short_term"]);
+    assert_eq!(r["long_term"].as_array().unwrap().len(), 3);
+}

@@ -1,6 +1,8 @@
-//! Output: writers for findings, events and query results in table, JSON, NDJSON and CSV.
+//! Output: writers for findings, events and query results in table, JSON, NDJSON and CSV,
+//! and for the forensics commands (`forensics`).
 //! Everything goes through a `Write` handed in by the command; nothing prints directly.
 
+pub mod forensics;
 pub mod values;
 
 use std::io::{self, Write};
@@ -33,7 +35,7 @@ pub fn open_output(path: Option<&Path>) -> io::Result<Box<dyn Write>> {
 }
 
 /// A comfy-table with keytrail's look.
-fn new_table(header: Vec<String>) -> Table {
+pub(crate) fn new_table(header: Vec<String>) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)

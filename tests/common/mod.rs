@@ -5,7 +5,9 @@
 pub mod http;
 pub mod lookup_server;
 pub mod s3_server;
+pub mod schema;
 pub mod sts_server;
+pub mod tokens;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -24,6 +26,23 @@ pub fn keytrail(args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("run keytrail")
+}
+
+/// Runs `keytrail` with `args`, writing `input` to its standard input.
+pub fn keytrail_stdin(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keytrail"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run keytrail");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input.as_bytes()).expect("write stdin");
+    drop(stdin);
+    child.wait_with_output().expect("keytrail output")
 }
 
 /// Stdout as text.

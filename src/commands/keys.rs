@@ -1,0 +1,39 @@
+//! `keytrail keys`: the inventory of Bedrock API keys rebuilt from the logs.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+
+use super::{Outcome, load};
+use crate::cli::{KeysArgs, ReportFormat};
+use crate::keys::inventory;
+use crate::output::{self, Format, forensics};
+
+/// Reads the inputs and writes every key with its state and use.
+pub fn run(a: &KeysArgs, err: &mut dyn Write) -> Result<Outcome> {
+    let format = report_format(a.input.format)?;
+    let ingested = load(&a.input, err)?;
+    let inv = inventory::build(&ingested.events);
+    let mut w = output::open_output(a.input.output.as_deref()).context("opening output")?;
+    forensics::write_inventory(&mut *w, format, &inv, &ingested.summary)?;
+    w.flush()?;
+    if format != ReportFormat::Table {
+        writeln!(err, "{}", output::summary_line(&ingested.summary))?;
+    }
+    Ok(Outcome {
+        partial: !ingested.summary.inputs_skipped.is_empty(),
+        ..Outcome::default()
+    })
+}
+
+/// The inventory has no CSV form (its rows hold lists); the others map one to one.
+fn report_format(f: Format) -> Result<ReportFormat> {
+    match f {
+        Format::Table => Ok(ReportFormat::Table),
+        Format::Json => Ok(ReportFormat::Json),
+        Format::Ndjson => Ok(ReportFormat::Ndjson),
+        other => anyhow::bail!(
+            "`keys` writes table, json or ndjson, not {other:?}; use `keytrail events` or `query` for CSV"
+        ),
+    }
+}
