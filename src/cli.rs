@@ -191,33 +191,16 @@ pub struct SubjectArgs {
     pub source_ip: Option<String>,
 }
 
+/// `investigate`: the inputs (`--format ndjson` prints the timeline's events) and the subject.
 #[derive(Debug, Args)]
 pub struct InvestigateArgs {
-    /// Inputs: files or directories, `-`, `s3://BUCKET[/PREFIX]`, `lookup:REGIONS` or `lookup:all`.
-    #[arg(required = true, value_name = "INPUT")]
-    pub paths: Vec<String>,
+    #[command(flatten)]
+    pub input: InputArgs,
     #[command(flatten)]
     pub subject: SubjectArgs,
-    /// Keep events at or after this time: RFC 3339, a date, or a duration back from now.
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
-    /// Keep events before this time (same forms as --since).
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
-    /// Output format (ndjson: the timeline's events, one per line).
-    #[arg(long, short = 'f', value_enum, default_value_t = ReportFormat::Table)]
-    pub format: ReportFormat,
-    /// Write results to FILE instead of stdout.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
     /// Also run the rules in DIR.
     #[arg(long, value_name = "DIR")]
     pub queries: Vec<PathBuf>,
-    /// No progress bar.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
-    #[command(flatten)]
-    pub aws: AwsArgs,
 }
 
 /// The key to revoke: a token, or what is known of it.

@@ -7,12 +7,12 @@ use anyhow::{Context, Result};
 
 use super::decode::token_arg;
 use super::scan::collect_rules;
-use super::{Outcome, ingest_options, load_with};
-use crate::cli::{InputArgs, InvestigateArgs, SubjectArgs};
+use super::{Outcome, ingest_options, load_with, report_format};
+use crate::cli::{InvestigateArgs, SubjectArgs};
 use crate::keys::investigate::{self, Investigation, Subject};
 use crate::keys::report::TokenReport;
 use crate::keys::{inventory, token::Decoded};
-use crate::output::{self, Format, forensics};
+use crate::output::{self, forensics};
 use crate::pipeline::Keywords;
 use crate::rules::engine;
 use crate::sources::Spec;
@@ -39,27 +39,14 @@ pub fn subject(a: &SubjectArgs) -> Result<Subject> {
     })
 }
 
-/// The input arguments the shared loader takes.
-fn input_args(a: &InvestigateArgs, all_events: bool) -> InputArgs {
-    InputArgs {
-        paths: a.paths.clone(),
-        since: a.since.clone(),
-        until: a.until.clone(),
-        all_events,
-        format: Format::Table,
-        output: None,
-        quiet: a.quiet,
-        aws: a.aws.clone(),
-    }
-}
-
 /// Runs the investigation and writes it.
 pub fn run(a: &InvestigateArgs, err: &mut dyn Write) -> Result<Outcome> {
+    let format = report_format(a.input.format)?;
     let subject = subject(&a.subject)?;
     let rules = collect_rules(&a.queries)?;
+    let mut input = a.input.clone();
     // A credential id is not in its user's other records: read every event.
-    let all = matches!(subject, Subject::CredentialId(_));
-    let input = input_args(a, all);
+    input.all_events |= matches!(subject, Subject::CredentialId(_));
     let mut opts = ingest_options(&input)?;
     opts.also_keep = Keywords::new(&subject.keywords());
     let ingested = load_with(&input, &subject.lookup_plan(), &opts, err)?;
@@ -81,14 +68,14 @@ pub fn run(a: &InvestigateArgs, err: &mut dyn Write) -> Result<Outcome> {
             _ => None,
         },
         rules_fired: investigate::rules_fired(&findings, &timeline),
-        notes: notes(&subject, &a.paths, timeline.is_empty()),
+        notes: notes(&subject, &a.input.paths, timeline.is_empty()),
         keys,
         signers,
         summary,
         timeline,
     };
-    let mut w = output::open_output(a.output.as_deref()).context("opening output")?;
-    forensics::write_investigation(&mut *w, a.format, &report)?;
+    let mut w = output::open_output(a.input.output.as_deref()).context("opening output")?;
+    forensics::write_investigation(&mut *w, format, &report)?;
     w.flush()?;
     writeln!(err, "{}", output::summary_line(&ingested.summary))?;
     Ok(Outcome {

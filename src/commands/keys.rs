@@ -4,10 +4,10 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 
-use super::{Outcome, load};
+use super::{Outcome, load, report_format};
 use crate::cli::{KeysArgs, ReportFormat};
 use crate::keys::inventory;
-use crate::output::{self, Format, forensics};
+use crate::output::{self, forensics};
 
 /// Reads the inputs and writes every key with its state and use.
 pub fn run(a: &KeysArgs, err: &mut dyn Write) -> Result<Outcome> {
@@ -24,16 +24,4 @@ pub fn run(a: &KeysArgs, err: &mut dyn Write) -> Result<Outcome> {
         partial: !ingested.summary.inputs_skipped.is_empty(),
         ..Outcome::default()
     })
-}
-
-/// The inventory has no CSV form (its rows hold lists); the others map one to one.
-fn report_format(f: Format) -> Result<ReportFormat> {
-    match f {
-        Format::Table => Ok(ReportFormat::Table),
-        Format::Json => Ok(ReportFormat::Json),
-        Format::Ndjson => Ok(ReportFormat::Ndjson),
-        other => anyhow::bail!(
-            "`keys` writes table, json or ndjson, not {other:?}; use `keytrail events` or `query` for CSV"
-        ),
-    }
 }

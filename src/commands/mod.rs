@@ -127,6 +127,20 @@ pub fn load_with(
     Ok(ingested)
 }
 
+/// The forensics commands' formats: no CSV (their rows hold lists); the others one to one.
+pub fn report_format(f: crate::output::Format) -> Result<crate::cli::ReportFormat> {
+    use crate::cli::ReportFormat;
+    use crate::output::Format;
+    match f {
+        Format::Table => Ok(ReportFormat::Table),
+        Format::Json => Ok(ReportFormat::Json),
+        Format::Ndjson => Ok(ReportFormat::Ndjson),
+        other => anyhow::bail!(
+            "this command writes table, json or ndjson, not {other:?}; use `keytrail events` or `query` for CSV"
+        ),
+    }
+}
+
 /// A progress bar with the given template.
 fn bar_with(b: ProgressBar, template: &str) -> ProgressBar {
     b.set_style(ProgressStyle::with_template(template).expect("static template"));
