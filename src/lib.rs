@@ -12,8 +12,12 @@
 //! - `table`: the polars `events` table the rules query.
 //! - `rules/`: rule files (`queries/*.sql`), the SQL engine and the linter.
 //! - `findings`: the stable findings schema.
-//! - `job/`: the scheduled job (`keytrail run`): TOML config, SQLite state, delivery.
-//! - `output/`: table/JSON/NDJSON/CSV writers.
+//! - `job/`: the scheduled job (`keytrail run`): TOML config, SQLite state, and the
+//!   `[[sink]]` tables turned into sinks (`deliver`).
+//! - `sinks/`: SIEM export, shared by `scan --export` and the job: formats (`ocsf`, `ecs`,
+//!   `cef`, stable NDJSON in `file`), transports (`file`, `hec`, `elastic`, `syslog`),
+//!   retries (`retry`, `http`) and secrets (`secret`).
+//! - `output/`: table/JSON/NDJSON/CSV/Parquet writers.
 //! - `commands/`: one module per subcommand; `cli` holds the clap definitions.
 //! - `redact`: hiding secrets before anything is printed.
 //! - `exit`: exit codes.
@@ -29,6 +33,7 @@ pub mod output;
 pub mod pipeline;
 pub mod redact;
 pub mod rules;
+pub mod sinks;
 pub mod sources;
 pub mod table;
 pub mod timefmt;
