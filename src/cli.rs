@@ -20,6 +20,8 @@ pub const EXIT_CODES: &str = "Exit codes: 0 clean; 1 a finding at or above --fai
 3 some input was skipped as bad (partial results); 4 both 1 and 3; 5 findings not delivered \
 to a sink. doctor: 1 when a check failed.";
 
+// Parsed once per process: the size of `scan`'s arguments does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run every detection rule over the events and report findings.
@@ -152,7 +154,7 @@ pub struct ExportArgs {
     /// File holding the HEC token.
     #[arg(long, value_name = "FILE")]
     pub hec_token_file: Option<PathBuf>,
-    /// HEC sourcetype.
+    /// HEC sourcetype (default: keytrail:finding).
     #[arg(long, value_name = "NAME")]
     pub hec_sourcetype: Option<String>,
     /// HEC index (default: the token's default index).
