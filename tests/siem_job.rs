@@ -33,19 +33,28 @@ fn config(dir: &Path, hec: &HttpReceiver, batch_size: usize) -> std::path::PathB
     p
 }
 
-/// Runs `keytrail run` once against the server.
+/// Runs `keytrail run` once against the server, with the HEC token in the environment.
 async fn run_job(s3: &S3Server, cfg: &Path) -> std::process::Output {
-    run_isolated(
-        &["run", "--config", cfg.to_str().unwrap()],
-        &[
-            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
-            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ENDPOINT_URL_S3", s3.endpoint.as_str()),
-            ("SPLUNK_HEC_TOKEN", TOKEN),
-        ],
-    )
-    .await
+    run_with(s3, cfg, &[], &[("SPLUNK_HEC_TOKEN", TOKEN)]).await
+}
+
+/// Runs `keytrail run` with extra arguments and environment.
+async fn run_with(
+    s3: &S3Server,
+    cfg: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let mut a = vec!["run", "--config", cfg.to_str().unwrap()];
+    a.extend_from_slice(args);
+    let mut e = vec![
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ENDPOINT_URL_S3", s3.endpoint.as_str()),
+    ];
+    e.extend_from_slice(env);
+    run_isolated(&a, &e).await
 }
 
 /// The finding ids in requests `from..` of the receiver, in order.
@@ -78,6 +87,12 @@ async fn a_job_with_a_splunk_hec_sink_sends_each_finding_once() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &hec, 100);
 
+    // A dry run needs no token and contacts no sink.
+    let dry = run_with(&s3, &cfg, &["--dry-run"], &[]).await;
+    assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
+    assert!(hec.requests().is_empty(), "a dry run sends nothing");
+    let would = common::stdout(&dry).lines().count();
+
     let first = run_job(&s3, &cfg).await;
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     let reqs = hec.requests();
@@ -92,6 +107,11 @@ async fn a_job_with_a_splunk_hec_sink_sends_each_finding_once() {
     }
     let delivered = sent_ids(&hec, 1);
     assert!(delivered.len() >= 8, "{}", delivered.len());
+    assert_eq!(
+        delivered.len(),
+        would,
+        "what the dry run said would be sent"
+    );
     let unique: BTreeSet<&String> = delivered.iter().collect();
     assert_eq!(unique.len(), delivered.len(), "no finding twice in one run");
     let err = stderr(&first);
