@@ -41,15 +41,27 @@ pub struct ElasticConfig {
     pub batch_size: usize,
 }
 
-/// Why an Elasticsearch sink cannot be set up.
+/// Why an Elasticsearch sink cannot be set up (the message is whole: no error source).
 #[derive(Debug, thiserror::Error)]
 pub enum ElasticError {
     #[error("Elasticsearch: {0}")]
-    Http(#[from] HttpSetupError),
+    Http(HttpSetupError),
     #[error("Elasticsearch: {0}")]
-    Secret(#[from] SecretError),
+    Secret(SecretError),
     #[error("Elasticsearch: {0}")]
     Index(String),
+}
+
+impl From<HttpSetupError> for ElasticError {
+    fn from(e: HttpSetupError) -> Self {
+        ElasticError::Http(e)
+    }
+}
+
+impl From<SecretError> for ElasticError {
+    fn from(e: SecretError) -> Self {
+        ElasticError::Secret(e)
+    }
 }
 
 /// Checks an index or data stream name against Elasticsearch's rules.

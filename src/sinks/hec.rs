@@ -32,13 +32,25 @@ pub struct HecConfig {
     pub batch_size: usize,
 }
 
-/// Why a HEC sink cannot be set up.
+/// Why a HEC sink cannot be set up (the message is whole: no error source to repeat).
 #[derive(Debug, thiserror::Error)]
 pub enum HecError {
     #[error("Splunk HEC: {0}")]
-    Http(#[from] HttpSetupError),
+    Http(HttpSetupError),
     #[error("Splunk HEC: {0}")]
-    Token(#[from] SecretError),
+    Token(SecretError),
+}
+
+impl From<HttpSetupError> for HecError {
+    fn from(e: HttpSetupError) -> Self {
+        HecError::Http(e)
+    }
+}
+
+impl From<SecretError> for HecError {
+    fn from(e: SecretError) -> Self {
+        HecError::Token(e)
+    }
 }
 
 /// The full event endpoint for a base URL.

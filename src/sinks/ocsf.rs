@@ -525,13 +525,6 @@ fn endpoint(src: &str) -> Option<Endpoint> {
     })
 }
 
-/// The Detection Finding as one line of JSON.
-pub fn to_line(f: &Finding, events: &[&Event], ctx: &ExportContext) -> serde_json::Result<Vec<u8>> {
-    let mut v = serde_json::to_vec(&detection_finding(f, events, ctx))?;
-    v.push(b'\n');
-    Ok(v)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,11 +19,11 @@ pub enum SecretSource {
 pub enum SecretError {
     #[error("environment variable {var} is not set or empty: export the {what} in it")]
     EnvMissing { var: String, what: &'static str },
-    #[error("{path}: cannot read the {what}: {source}")]
+    #[error("{path}: cannot read the {what}: {error}")]
     FileUnreadable {
         path: String,
         what: &'static str,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: the file is empty: write the {what} in it")]
     FileEmpty { path: String, what: &'static str },
@@ -84,10 +84,10 @@ impl Secret {
 /// Reads a secret file.
 fn read_file(p: &Path, what: &'static str) -> Result<Secret, SecretError> {
     let path = p.display().to_string();
-    let text = std::fs::read_to_string(p).map_err(|source| SecretError::FileUnreadable {
+    let text = std::fs::read_to_string(p).map_err(|error| SecretError::FileUnreadable {
         path: path.clone(),
         what,
-        source,
+        error,
     })?;
     let v = text.trim_end_matches(['\r', '\n']).trim().to_string();
     if v.is_empty() {
