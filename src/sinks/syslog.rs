@@ -126,22 +126,17 @@ impl SyslogSink {
         }
     }
 
-    /// The RFC 5424 messages for the findings, in order.
-    fn messages(&self, findings: &[Finding], evidence: &Evidence<'_>) -> Vec<String> {
+    /// The RFC 5424 message for a finding.
+    fn message(&self, f: &Finding, evidence: &Evidence<'_>) -> String {
+        let rec = cef::record(f, &evidence.of(f), &self.ctx);
         let pid = std::process::id();
-        findings
-            .iter()
-            .map(|f| {
-                let rec = cef::record(f, &evidence.of(f), &self.ctx);
-                rfc5424(
-                    f.severity,
-                    self.ctx.now_ms,
-                    self.ctx.host.as_deref(),
-                    pid,
-                    &rec,
-                )
-            })
-            .collect()
+        rfc5424(
+            f.severity,
+            self.ctx.now_ms,
+            self.ctx.host.as_deref(),
+            pid,
+            &rec,
+        )
     }
 
     /// Resolves the address.
@@ -154,20 +149,20 @@ impl SyslogSink {
     }
 
     /// Sends over TCP, chunk by chunk, reconnecting (with backoff) when a chunk fails.
-    async fn send_tcp(&self, msgs: &[String]) -> Delivery {
+    async fn send_tcp(&self, findings: &[Finding], evidence: &Evidence<'_>) -> Delivery {
         let mut d = Delivery::default();
         let mut stream: Option<TcpStream> = None;
         let mut retry = 0;
         let mut start = 0;
-        while start < msgs.len() {
-            let end = (start + TCP_CHUNK).min(msgs.len());
+        while start < findings.len() {
+            let end = (start + TCP_CHUNK).min(findings.len());
             let attempt = async {
                 if stream.is_none() {
                     stream = Some(self.connect_tcp().await?);
                 }
                 let s = stream.as_mut().expect("connected above");
-                for m in &msgs[start..end] {
-                    s.write_all(&octet_counted(m))
+                for f in &findings[start..end] {
+                    s.write_all(&octet_counted(&self.message(f, evidence)))
                         .await
                         .map_err(|e| format!("writing to {}: {e}", self.address.host_port))?;
                 }
@@ -220,7 +215,7 @@ impl SyslogSink {
 
     /// Sends one datagram per message; a message that cannot be sent after the retries
     /// fails with the rest.
-    async fn send_udp(&self, msgs: &[String]) -> Delivery {
+    async fn send_udp(&self, findings: &[Finding], evidence: &Evidence<'_>) -> Delivery {
         let mut d = Delivery::default();
         let target = match self.resolve().await {
             Ok(a) => a,
@@ -235,7 +230,8 @@ impl SyslogSink {
             Ok(s) => s,
             Err(e) => return Delivery::failed(format!("cannot open a UDP socket: {e}")),
         };
-        for (i, m) in msgs.iter().enumerate() {
+        for (i, f) in findings.iter().enumerate() {
+            let m = self.message(f, evidence);
             if m.len() > MAX_DATAGRAM {
                 d.error(format!(
                     "a message of {} bytes does not fit in a UDP datagram",
@@ -277,10 +273,9 @@ impl Sink for SyslogSink {
         evidence: &'a Evidence<'a>,
     ) -> BoxFuture<'a, Delivery> {
         Box::pin(async move {
-            let msgs = self.messages(findings, evidence);
             match self.address.transport {
-                Transport::Tcp => self.send_tcp(&msgs).await,
-                Transport::Udp => self.send_udp(&msgs).await,
+                Transport::Tcp => self.send_tcp(findings, evidence).await,
+                Transport::Udp => self.send_udp(findings, evidence).await,
             }
         })
     }
