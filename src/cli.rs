@@ -20,6 +20,8 @@ pub const EXIT_CODES: &str = "Exit codes: 0 clean; 1 a finding at or above --fai
 3 some input was skipped as bad (partial results); 4 both 1 and 3; 5 findings not delivered \
 to a sink. doctor: 1 when a check failed.";
 
+// Parsed once per process: the size of `scan`'s arguments does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run every detection rule over the events and report findings.
@@ -73,6 +75,9 @@ pub struct InputArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
+    /// Keep each event's raw record (set by `scan --export` for evidence; not a flag).
+    #[arg(skip)]
+    pub keep_raw: bool,
 }
 
 /// AWS access for `s3://` and `lookup:` inputs; credentials resolve as the AWS CLI does.
@@ -122,6 +127,90 @@ pub struct ScanArgs {
     /// Exit with 1 when a finding at or above this severity exists.
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<Severity>,
+    #[command(flatten)]
+    pub export: ExportArgs,
+}
+
+/// What `scan --export` sends findings as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// The stable findings schema, one per line (to --output FILE or stdout).
+    Ndjson,
+    /// OCSF 1.3.0 Detection Findings, one per line (to --output FILE or stdout).
+    Ocsf,
+    /// Splunk HTTP Event Collector (--hec-url, --hec-token-env or --hec-token-file).
+    SplunkHec,
+    /// Elasticsearch bulk API, ECS documents (--elastic-url, --index).
+    Ecs,
+    /// CEF over syslog, RFC 5424 (--syslog tcp://HOST:PORT or udp://HOST:PORT).
+    Cef,
+}
+
+/// SIEM export for `scan` (see the README's "SIEM export" section).
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "SIEM export")]
+pub struct ExportArgs {
+    /// Also deliver the findings in this format; exit 5 when some could not be delivered.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub export: Option<ExportFormat>,
+    /// Splunk HEC base URL (https://splunk.example:8088).
+    #[arg(long, value_name = "URL")]
+    pub hec_url: Option<String>,
+    /// Environment variable holding the HEC token.
+    #[arg(long, value_name = "VAR", conflicts_with = "hec_token_file")]
+    pub hec_token_env: Option<String>,
+    /// File holding the HEC token.
+    #[arg(long, value_name = "FILE")]
+    pub hec_token_file: Option<PathBuf>,
+    /// HEC sourcetype (default: keytrail:finding).
+    #[arg(long, value_name = "NAME")]
+    pub hec_sourcetype: Option<String>,
+    /// HEC index (default: the token's default index).
+    #[arg(long, value_name = "NAME")]
+    pub hec_index: Option<String>,
+    /// Elasticsearch URL (http://127.0.0.1:9200).
+    #[arg(long, value_name = "URL")]
+    pub elastic_url: Option<String>,
+    /// Elasticsearch index or data stream.
+    #[arg(long, value_name = "NAME")]
+    pub index: Option<String>,
+    /// Environment variable holding an Elasticsearch API key (the encoded form).
+    #[arg(long, value_name = "VAR", conflicts_with_all = ["elastic_api_key_file", "elastic_user"])]
+    pub elastic_api_key_env: Option<String>,
+    /// File holding an Elasticsearch API key (the encoded form).
+    #[arg(long, value_name = "FILE", conflicts_with = "elastic_user")]
+    pub elastic_api_key_file: Option<PathBuf>,
+    /// Elasticsearch user (with --elastic-password-env or --elastic-password-file).
+    #[arg(long, value_name = "USER")]
+    pub elastic_user: Option<String>,
+    /// Environment variable holding the Elasticsearch password.
+    #[arg(
+        long,
+        value_name = "VAR",
+        requires = "elastic_user",
+        conflicts_with = "elastic_password_file"
+    )]
+    pub elastic_password_env: Option<String>,
+    /// File holding the Elasticsearch password.
+    #[arg(long, value_name = "FILE", requires = "elastic_user")]
+    pub elastic_password_file: Option<PathBuf>,
+    /// Syslog receiver for CEF: tcp://HOST:PORT (octet-counted) or udp://HOST:PORT.
+    #[arg(long, value_name = "ADDRESS")]
+    pub syslog: Option<String>,
+    /// Findings per HEC or bulk request.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub batch_size: u32,
+    /// Retries of a failed delivery (HTTP 429/5xx, connection errors).
+    #[arg(long, value_name = "N", env = "KEYTRAIL_RETRIES", default_value_t = 4)]
+    pub retries: u32,
+    /// Wait before the first retry (250ms, 2s); each later wait doubles, up to 30s.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "KEYTRAIL_RETRY_DELAY",
+        default_value = "1s"
+    )]
+    pub retry_delay: String,
 }
 
 #[derive(Debug, Args)]

@@ -14,8 +14,12 @@
 //! - `findings`: the stable findings schema.
 //! - `keys/`: key forensics: offline token decoding, the key inventory, investigations and
 //!   remediation plans.
-//! - `job/`: the scheduled job (`keytrail run`): TOML config, SQLite state, delivery.
-//! - `output/`: table/JSON/NDJSON/CSV writers.
+//! - `job/`: the scheduled job (`keytrail run`): TOML config, SQLite state, and the
+//!   `[[sink]]` tables turned into sinks (`deliver`).
+//! - `sinks/`: SIEM export, shared by `scan --export` and the job: formats (`ocsf`, `ecs`,
+//!   `cef`, stable NDJSON in `file`), transports (`file`, `hec`, `elastic`, `syslog`),
+//!   retries (`retry`, `http`) and secrets (`secret`).
+//! - `output/`: table/JSON/NDJSON/CSV/Parquet writers.
 //! - `commands/`: one module per subcommand; `cli` holds the clap definitions.
 //! - `redact`: hiding secrets before anything is printed.
 //! - `exit`: exit codes.
@@ -32,6 +36,7 @@ pub mod output;
 pub mod pipeline;
 pub mod redact;
 pub mod rules;
+pub mod sinks;
 pub mod sources;
 pub mod table;
 pub mod timefmt;

@@ -51,9 +51,20 @@ pub fn ingest_options(a: &InputArgs) -> Result<IngestOptions> {
         all_events: a.all_events,
         since: bound(&a.since, "--since")?,
         until: bound(&a.until, "--until")?,
-        keep_raw: false,
+        keep_raw: a.keep_raw,
         also_keep: None,
     })
+}
+
+/// Refuses `--format parquet` without `--output FILE`: Parquet is binary and never goes to
+/// stdout (a terminal or a pipe alike).
+pub fn check_parquet_output(a: &InputArgs) -> Result<()> {
+    if a.format == crate::output::Format::Parquet && a.output.is_none() {
+        anyhow::bail!(
+            "--format parquet writes a binary file: add --output FILE.parquet (Parquet is never written to stdout)"
+        );
+    }
+    Ok(())
 }
 
 /// Reads the inputs named on the command line, printing diagnostics to `err`.

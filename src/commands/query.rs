@@ -4,14 +4,15 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 
-use super::{Outcome, load};
+use super::{Outcome, check_parquet_output, load};
 use crate::cli::QueryArgs;
 use crate::output;
 use crate::rules::engine::run_sql;
 use crate::table::events_frame;
 
-/// Reads the inputs, runs the SQL and writes the result.
+/// Reads the inputs, runs the SQL and writes the result (Parquet only to a file).
 pub fn run(a: &QueryArgs, err: &mut dyn Write) -> Result<Outcome> {
+    check_parquet_output(&a.input)?;
     let ingested = load(&a.input, err)?;
     let df = events_frame(&ingested.events).context("building the events table")?;
     let result = run_sql(&df, &a.sql).with_context(|| {

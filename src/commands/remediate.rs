@@ -32,6 +32,7 @@ fn read_logs(a: &RemediateArgs, words: &[String], err: &mut dyn Write) -> Result
         output: None,
         quiet: a.quiet,
         aws: a.aws.clone(),
+        keep_raw: false,
     };
     let mut opts = ingest_options(&input)?;
     opts.also_keep = Keywords::new(words);

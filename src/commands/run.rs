@@ -57,6 +57,12 @@ pub fn summary_line(r: &RunReport, state: &str) -> String {
         .map(|k| match (&k.error, r.committed) {
             (_, false) => format!("{}: {} would be sent", k.name, k.pending),
             (None, true) => format!("{}: {} sent", k.name, k.pending),
+            (Some(e), true) if k.delivered > 0 => format!(
+                "{}: {} sent, {} NOT delivered ({e})",
+                k.name,
+                k.delivered,
+                k.pending - k.delivered
+            ),
             (Some(e), true) => format!("{}: {} NOT delivered ({e})", k.name, k.pending),
         })
         .collect();

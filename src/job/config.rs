@@ -16,6 +16,11 @@
 //! [[sink]]
 //! kind = "ndjson"
 //! path = "/var/log/keytrail/findings.ndjson"
+//!
+//! [[sink]]
+//! kind = "splunk-hec"
+//! url = "https://splunk.example:8088"
+//! token_env = "SPLUNK_HEC_TOKEN"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -62,6 +67,12 @@ pub struct JobConfig {
     /// Where findings go; each sink acknowledges separately.
     #[serde(default, rename = "sink")]
     pub sinks: Vec<SinkConfig>,
+    /// Retries of a failed delivery (HTTP 429/5xx, connection errors); default 4.
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// The first wait before a retry (`500ms`, `2s`); each later one doubles. Default 1s.
+    #[serde(default)]
+    pub retry_delay: Option<String>,
 }
 
 /// AWS access, as the flags of the other commands.
@@ -122,7 +133,10 @@ impl SinkConfig {
             .iter()
             .find_map(|k| self.settings.get(*k).and_then(|v| v.as_str()))
             .unwrap_or("");
-        format!("{}:{target}", self.kind)
+        match self.settings.get("index").and_then(|v| v.as_str()) {
+            Some(index) if self.kind == "elastic" => format!("elastic:{target}/{index}"),
+            _ => format!("{}:{target}", self.kind),
+        }
     }
 
     /// A required text setting.
@@ -147,8 +161,8 @@ fn default_history() -> String {
     "30d".into()
 }
 
-/// Reads the file, then applies `KEYTRAIL_STATE`, `KEYTRAIL_INPUTS` (comma-separated) and
-/// `KEYTRAIL_LOOKBACK` from the environment.
+/// Reads the file, then applies `KEYTRAIL_STATE`, `KEYTRAIL_INPUTS` (comma-separated),
+/// `KEYTRAIL_LOOKBACK`, `KEYTRAIL_RETRIES` and `KEYTRAIL_RETRY_DELAY` from the environment.
 pub fn load(path: &Path) -> Result<JobConfig, ConfigError> {
     let p = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -179,6 +193,12 @@ pub fn apply_env(cfg: &mut JobConfig, get: impl Fn(&str) -> Option<String>) {
     }
     if let Some(s) = get("KEYTRAIL_LOOKBACK").filter(|s| !s.is_empty()) {
         cfg.lookback = s;
+    }
+    if let Some(n) = get("KEYTRAIL_RETRIES").and_then(|s| s.trim().parse().ok()) {
+        cfg.retries = Some(n);
+    }
+    if let Some(s) = get("KEYTRAIL_RETRY_DELAY").filter(|s| !s.is_empty()) {
+        cfg.retry_delay = Some(s);
     }
 }
 
@@ -212,6 +232,20 @@ path = "/tmp/f.ndjson"
         });
         assert_eq!(cfg.state, PathBuf::from("/var/lib/k.sqlite"));
         assert_eq!(cfg.inputs, vec!["s3://other", "lookup:all"]);
+        apply_env(&mut cfg, |k| match k {
+            "KEYTRAIL_RETRIES" => Some("2".into()),
+            "KEYTRAIL_RETRY_DELAY" => Some("10ms".into()),
+            _ => None,
+        });
+        assert_eq!(cfg.retries, Some(2));
+        assert_eq!(cfg.retry_delay.as_deref(), Some("10ms"));
+    }
+
+    #[test]
+    fn an_elastic_sink_is_named_by_url_and_index() {
+        let s: SinkConfig =
+            toml::from_str("kind = \"elastic\"\nurl = \"http://e:9200\"\nindex = \"k\"").unwrap();
+        assert_eq!(s.state_name(), "elastic:http://e:9200/k");
     }
 
     #[test]
@@ -219,6 +253,9 @@ path = "/tmp/f.ndjson"
         let cfg: JobConfig = toml::from_str(include_str!("../../deploy/keytrail.toml")).unwrap();
         assert_eq!(cfg.inputs.len(), 2);
         assert_eq!(cfg.sinks[0].kind, "ndjson");
+        for s in &cfg.sinks {
+            super::super::deliver::spec(s).unwrap();
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::event::Event;
 use crate::findings::Finding;
 use crate::pipeline::{Assembler, IngestOptions, InputOutcome, RecordFeed, Summary};
 use crate::rules::engine;
+use crate::sinks::{Evidence, ExportContext, RetryPolicy, Sink};
 use crate::sources::Spec;
 use crate::sources::lookup::{self, LookupPlan};
 use crate::sources::s3::{self, ObjectFilter, ObjectRef};
@@ -40,7 +41,9 @@ pub struct SinkReport {
     pub name: String,
     /// Findings this sink had not acknowledged before.
     pub pending: usize,
-    /// Empty when delivered; the reason otherwise.
+    /// Of those, how many it acknowledged this run.
+    pub delivered: usize,
+    /// Empty when all were delivered; the reasons otherwise.
     pub error: Option<String>,
 }
 
@@ -84,14 +87,30 @@ pub fn run(cfg: &JobConfig, dry_run: bool) -> Result<RunReport> {
         );
     }
     let rules = crate::commands::scan::collect_rules(&cfg.queries)?;
-    let sinks = cfg
-        .sinks
-        .iter()
-        .map(deliver::build)
-        .collect::<Result<Vec<_>, _>>()
+    let retry = RetryPolicy::from_settings(cfg.retries, cfg.retry_delay.as_deref())
         .map_err(anyhow::Error::msg)
-        .context("in the [[sink]] tables")?;
-    if sinks.is_empty() && !dry_run {
+        .context("`retry_delay`")?;
+    let ctx = ExportContext {
+        now_ms: now.div_euclid(1000),
+        ..ExportContext::now()
+    };
+    // Every table is checked; secrets are read (and clients set up) only to deliver.
+    for table in &cfg.sinks {
+        deliver::spec(table)
+            .map_err(anyhow::Error::msg)
+            .context("in the [[sink]] tables")?;
+    }
+    let sinks: Vec<Box<dyn Sink>> = if dry_run {
+        Vec::new()
+    } else {
+        cfg.sinks
+            .iter()
+            .map(|s| deliver::build(s, &ctx, retry))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::msg)
+            .context("in the [[sink]] tables")?
+    };
+    if cfg.sinks.is_empty() && !dry_run {
         bail!("no [[sink]] in the configuration: add one, or use --dry-run");
     }
     let mut state = State::open(&cfg.state)?;
@@ -134,21 +153,36 @@ pub fn run(cfg: &JobConfig, dry_run: bool) -> Result<RunReport> {
         committed: !dry_run,
         ..RunReport::default()
     };
-    for sink in &sinks {
-        let pending: Vec<Finding> = findings
-            .iter()
-            .filter(|f| !state.already_delivered(sink.name(), f).unwrap_or(false))
-            .cloned()
-            .collect();
+    let evidence = Evidence::new(&ingested.events);
+    for (i, table) in cfg.sinks.iter().enumerate() {
+        let name = table.state_name();
+        let mut pending: Vec<Finding> = Vec::new();
+        for f in &findings {
+            if !state.already_delivered(&name, f)? {
+                pending.push(f.clone());
+            }
+        }
         let mut r = SinkReport {
-            name: sink.name().to_string(),
+            name: name.clone(),
             pending: pending.len(),
+            delivered: 0,
             error: None,
         };
-        if !dry_run && !pending.is_empty() {
-            match rt.block_on(sink.send(&pending, &ingested.events)) {
-                Ok(()) => state.record_delivered(sink.name(), &pending, now)?,
-                Err(e) => r.error = Some(e),
+        if let Some(sink) = sinks.get(i).filter(|_| !pending.is_empty()) {
+            let d = rt.block_on(sink.send(&pending, &evidence));
+            let acked: Vec<Finding> = d
+                .acknowledged
+                .iter()
+                .filter_map(|i| pending.get(*i).cloned())
+                .collect();
+            state.record_delivered(&name, &acked, now)?;
+            r.delivered = acked.len();
+            if !d.complete(pending.len()) {
+                let mut why = d.errors.join("; ");
+                if why.is_empty() {
+                    why = "not acknowledged".into();
+                }
+                r.error = Some(why);
             }
         }
         report.sinks.push(r);

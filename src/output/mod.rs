@@ -1,5 +1,5 @@
-//! Output: writers for findings, events and query results in table, JSON, NDJSON and CSV,
-//! and for the forensics commands (`forensics`).
+//! Output: writers for findings, events and query results in table, JSON, NDJSON, CSV and
+//! (events and query results) Parquet, and for the forensics commands (`forensics`).
 //! Everything goes through a `Write` handed in by the command; nothing prints directly.
 
 pub mod forensics;
@@ -9,7 +9,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
-use polars::prelude::DataFrame;
+use polars::prelude::{DataFrame, ParquetWriter};
 use serde_json::Value as Json;
 
 use crate::event::Event;
@@ -24,6 +24,8 @@ pub enum Format {
     Json,
     Ndjson,
     Csv,
+    /// Apache Parquet (events and query results; needs --output FILE).
+    Parquet,
 }
 
 /// Opens `--output FILE`, or stdout.
@@ -69,7 +71,23 @@ pub fn write_findings(
         }
         Format::Csv => write_findings_csv(w, findings),
         Format::Table => write_findings_tables(w, findings, summary),
+        Format::Parquet => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            PARQUET_FINDINGS,
+        )),
     }
+}
+
+/// Why findings are not written as Parquet.
+pub const PARQUET_FINDINGS: &str = "findings are not written as Parquet: use --format json, ndjson or csv (or --export ocsf); Parquet is for `keytrail events` and `keytrail query`";
+
+/// Writes a frame as Parquet.
+pub fn write_parquet(w: &mut dyn Write, df: &DataFrame) -> io::Result<()> {
+    let mut df = df.clone();
+    ParquetWriter::new(w)
+        .finish(&mut df)
+        .map(|_| ())
+        .map_err(io::Error::other)
 }
 
 /// One table per rule that fired, then the summary.
@@ -238,6 +256,10 @@ pub fn write_events(w: &mut dyn Write, format: Format, events: &[Event]) -> io::
             }
             c.flush()
         }
+        Format::Parquet => {
+            let df = crate::table::events_frame(events).map_err(io::Error::other)?;
+            write_parquet(w, &df)
+        }
         Format::Table => {
             let mut t = new_table(EVENT_TABLE_COLUMNS.iter().map(|s| s.to_string()).collect());
             for e in events {
@@ -257,20 +279,21 @@ pub fn write_events(w: &mut dyn Write, format: Format, events: &[Event]) -> io::
 
 /// Writes a query result frame in the chosen format.
 pub fn write_frame(w: &mut dyn Write, format: Format, df: &DataFrame) -> io::Result<()> {
-    let rows = frame_rows(df);
     match format {
+        Format::Parquet => write_parquet(w, df),
         Format::Ndjson => {
-            for r in &rows {
+            for r in &frame_rows(df) {
                 serde_json::to_writer(&mut *w, r)?;
                 writeln!(w)?;
             }
             Ok(())
         }
         Format::Json => {
-            serde_json::to_writer_pretty(&mut *w, &rows)?;
+            serde_json::to_writer_pretty(&mut *w, &frame_rows(df))?;
             writeln!(w)
         }
         Format::Csv | Format::Table => {
+            let rows = frame_rows(df);
             let names: Vec<String> = df
                 .get_column_names()
                 .iter()

@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod lookup_server;
+pub mod receivers;
 pub mod s3_server;
 pub mod schema;
 pub mod sts_server;
