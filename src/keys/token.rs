@@ -316,7 +316,8 @@ fn short_term(
             .find(|(n, _)| n.eq_ignore_ascii_case(k))
             .map(|(_, v)| v.as_str())
     };
-    if get("Action").is_some_and(|a| a != "CallWithBearerToken") {
+    // Claude Platform's presigned action is not documented: only Bedrock's is checked.
+    if product == Product::Bedrock && get("Action").is_some_and(|a| a != "CallWithBearerToken") {
         return Err(shape(format!(
             "Action is {:?}, not CallWithBearerToken",
             get("Action").unwrap_or_default()
@@ -551,5 +552,12 @@ mod tests {
             STANDARD.encode(format!("claude-user-at-444455556666:{secret}"))
         );
         assert_eq!(decode(&k).unwrap().product(), Product::ClaudePlatform);
+        let q = format!(
+            "aws-external-anthropic.amazonaws.com/?Action=CallWithToken&X-Amz-Credential=ASIAQNZGKIQY56JQ7WML%2F20261119%2Fus-east-1%2Faws-external-anthropic%2Faws4_request&X-Amz-Date=20261119T091500Z&X-Amz-Signature={SIG}&Version=1"
+        );
+        let short = format!("aws-external-anthropic-api-key-{}", STANDARD.encode(q));
+        let t = decode(&short).unwrap();
+        assert_eq!(t.product(), Product::ClaudePlatform);
+        assert!(matches!(t.decoded, Decoded::ShortTerm(_)));
     }
 }
