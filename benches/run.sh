@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # keytrail performance benchmark. See benches/README.md.
 #
-#   benches/run.sh [--events N] [--seed N] [--runs N] [--jq-runs N] [--no-build]
+#   benches/run.sh [--events N] [--seed N] [--runs N] [--jq-runs N] [--no-build] [--no-lookup]
 #
-# 1. cargo build --release --bins --examples (CARGO_TARGET_DIR, default $HOME/.cache/keytrail/target)
+# 1. cargo build --release --bins --examples, cargo bench --bench lookup --no-run
+#    (CARGO_TARGET_DIR, default $HOME/.cache/keytrail/target); the binaries timed are copied
+#    to $KEYTRAIL_BENCH_TMP/keytrail-bench-bin first (the target dir may be shared)
 # 2. generate the corpus (benches/gen_corpus.py; cached through its MANIFEST.json) into
 #    ${KEYTRAIL_BENCH_DIR:-$HOME/.cache/keytrail/bench-corpus}
 # 3. time, with /usr/bin/time -f '%e %M' and a warm page cache:
@@ -15,6 +17,10 @@
 #      (examples/s3_serve.rs: s3s + s3s-fs over the corpus folder)                  (best of --runs)
 # 4. print a table and check that keytrail events, jq and the MANIFEST agree on the
 #    number of Bedrock-relevant events (exit 1 if not).
+# 5. unless --no-lookup: the LookupEvents benchmark (benches/lookup.rs): the corpus's
+#    management events served by the tests' LookupEvents stand-in, read with
+#    keytrail events lookup:REGIONS; calls per 1,000 relevant events, the busiest
+#    one-second window per region (exit 1 if above 2) and a rows check against the files.
 #
 # Environment: CARGO_TARGET_DIR, KEYTRAIL_BENCH_DIR, KEYTRAIL_BIN (use this binary, skip
 # the build), KEYTRAIL_DATASETS (real CloudTrail data for the generator), KEYTRAIL_BENCH_TMP
@@ -26,8 +32,9 @@ SEED=42
 RUNS=3
 JQ_RUNS=1
 BUILD=1
+LOOKUP=1
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -40,6 +47,7 @@ while [ $# -gt 0 ]; do
         --jq-runs) JQ_RUNS="$2"; shift 2 ;;
         --jq-runs=*) JQ_RUNS="${1#*=}"; shift ;;
         --no-build) BUILD=0; shift ;;
+        --no-lookup) LOOKUP=0; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "run.sh: unknown argument: $1 (try --help)" >&2; exit 2 ;;
     esac
@@ -87,6 +95,7 @@ command -v python3 >/dev/null 2>&1 || { echo "run.sh: python3 (3.11+) is require
 
 # --- build ---------------------------------------------------------------------------
 KT_SKIP=""
+LOOKUP_BENCH=""
 if [ -n "${KEYTRAIL_BIN:-}" ]; then
     say "using KEYTRAIL_BIN=$BIN (no build)"
 elif [ "$BUILD" -eq 1 ]; then
@@ -96,12 +105,36 @@ elif [ "$BUILD" -eq 1 ]; then
         KT_SKIP="cargo build --release failed"
         STATUS=1
     fi
+    if [ "$LOOKUP" -eq 1 ] && [ -z "$KT_SKIP" ]; then
+        say "cargo bench --bench lookup --no-run"
+        LOOKUP_BENCH="$(cd "$REPO" && cargo bench --bench lookup --no-run --message-format=json \
+            | jq -r 'select(.reason == "compiler-artifact" and .target.name == "lookup"
+                            and .executable != null) | .executable' | tail -n 1)" || LOOKUP_BENCH=""
+    fi
 fi
 S3_SERVE="$CARGO_TARGET_DIR/release/examples/s3_serve"
 S3_SKIP=""
 [ -n "$S3_SKIP" ] || [ -x "$S3_SERVE" ] || S3_SKIP="no S3 server binary at $S3_SERVE"
 if [ -z "$KT_SKIP" ] && [ ! -x "$BIN" ]; then
     KT_SKIP="no keytrail binary at $BIN"
+fi
+if [ "$LOOKUP" -eq 1 ] && [ -z "$LOOKUP_BENCH" ]; then
+    # --no-build or KEYTRAIL_BIN: the newest lookup bench binary already built.
+    LOOKUP_BENCH="$(find "$CARGO_TARGET_DIR/release/deps" -maxdepth 1 -type f -name 'lookup-*' \
+        ! -name '*.d' -perm -u+x -printf '%T@ %p\n' 2>/dev/null | sort -n | tail -n 1 | cut -d' ' -f2-)"
+fi
+# Time private copies: another build in a shared CARGO_TARGET_DIR could replace the originals
+# mid-run.
+BIN_COPY="$OUT/keytrail-bench-bin"
+mkdir -p "$BIN_COPY"
+if [ -z "$KT_SKIP" ]; then
+    cp "$BIN" "$BIN_COPY/keytrail" && BIN="$BIN_COPY/keytrail"
+fi
+if [ -z "$S3_SKIP" ]; then
+    cp "$S3_SERVE" "$BIN_COPY/s3_serve" && S3_SERVE="$BIN_COPY/s3_serve"
+fi
+if [ -n "$LOOKUP_BENCH" ]; then
+    cp "$LOOKUP_BENCH" "$BIN_COPY/lookup-bench" && LOOKUP_BENCH="$BIN_COPY/lookup-bench"
 fi
 if [ -n "$KT_SKIP" ]; then
     echo "run.sh: SKIPPING keytrail timing: $KT_SKIP. Only the generator and the baselines run." >&2
@@ -252,5 +285,22 @@ if [ -n "$KT_EVENTS" ]; then
     fi
 else
     echo "NOTE: keytrail was not timed or checked (${KT_SKIP:-unknown reason})" >&2
+fi
+
+# --- LookupEvents ----------------------------------------------------------------------
+if [ "$LOOKUP" -eq 1 ]; then
+    if [ -n "$KT_SKIP" ]; then
+        echo "NOTE: the LookupEvents benchmark was not run ($KT_SKIP)" >&2
+    elif [ -z "$LOOKUP_BENCH" ]; then
+        echo "NOTE: the LookupEvents benchmark was not run (no lookup bench binary under" \
+             "$CARGO_TARGET_DIR/release/deps; cargo bench --bench lookup --no-run builds it)" >&2
+    else
+        say "LookupEvents benchmark (benches/lookup.rs), report also in $OUT/kt-lookup.txt"
+        if ! (cd "$REPO" && KEYTRAIL_BIN="$BIN" KEYTRAIL_BENCH_DIR="$CORPUS_DIR" "$LOOKUP_BENCH" --bench) \
+            | tee "$OUT/kt-lookup.txt"; then
+            echo "FAIL: the LookupEvents benchmark failed (see above)" >&2
+            STATUS=1
+        fi
+    fi
 fi
 exit "$STATUS"
