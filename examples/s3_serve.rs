@@ -29,6 +29,9 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("s3_serve: serving {root} on http://127.0.0.1:{port}");
     loop {
         let (stream, _) = listener.accept().await?;
+        // Without this, Nagle's algorithm and the client's delayed ACKs hold the last small
+        // segment of each response for up to 40 ms.
+        stream.set_nodelay(true)?;
         let svc = service.clone();
         tokio::spawn(async move {
             let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
