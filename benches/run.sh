@@ -237,7 +237,8 @@ curl_configs() {
 # server's CPU seconds for both in S3_LINES and compares the findings with the local scan's.
 s3_round() {
     local label="$1" port="$2"; shift 2
-    local out="$OUT/kt-findings-s3-${label//[^a-z0-9]/-}.json" c0 c1 cdir codes ok
+    local slug="${label,,}"
+    local out="$OUT/kt-findings-s3-${slug//[^a-z0-9]/-}.json" c0 c1 cdir codes ok
     say "local S3 server ($label) on 127.0.0.1:$port serving $(dirname "$CORPUS_DIR")"
     "$S3_SERVE" "$(dirname "$CORPUS_DIR")" "$port" "$@" 2>/dev/null &
     S3_PID=$!
