@@ -24,6 +24,22 @@ pub struct Served {
     pub raw: Value,
 }
 
+impl Served {
+    /// A CloudTrail record held for `region`, at its `eventTime`.
+    pub fn new(region: &str, raw: Value) -> Served {
+        let time = raw["eventTime"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .expect("record with an RFC 3339 eventTime")
+            .timestamp() as f64;
+        Served {
+            region: region.to_string(),
+            time,
+            raw,
+        }
+    }
+}
+
 /// One call the server saw.
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -54,9 +70,15 @@ impl LookupServer {
 
     /// The most calls any region got within one second.
     pub fn max_calls_per_second(&self) -> usize {
+        self.max_calls_in_one_second(None)
+    }
+
+    /// The most calls one region (`Some`), or any region (`None`), got within one second.
+    pub fn max_calls_in_one_second(&self, region: Option<&str>) -> usize {
         let calls = self.calls.lock().unwrap();
         calls
             .iter()
+            .filter(|c| region.is_none_or(|r| c.region == r))
             .map(|c| {
                 calls
                     .iter()
@@ -189,7 +211,7 @@ fn handle(req: &Req, events: &[Served], log: &Mutex<Vec<Call>>, throttle_first: 
 }
 
 /// True when the event has the lookup attribute's value.
-fn matches(e: &Served, key: &str, value: &str) -> bool {
+pub fn matches(e: &Served, key: &str, value: &str) -> bool {
     let r = &e.raw;
     let s = |v: &Value| v.as_str().map(str::to_string);
     let got = match key {
@@ -228,12 +250,9 @@ pub fn management_events() -> Vec<Served> {
         .iter()
         .flat_map(|f| super::records_of(f))
         .filter(|r| r["eventCategory"] != "Data")
-        .map(|r| Served {
-            region: r["awsRegion"].as_str().unwrap().to_string(),
-            time: chrono::DateTime::parse_from_rfc3339(r["eventTime"].as_str().unwrap())
-                .unwrap()
-                .timestamp() as f64,
-            raw: r,
+        .map(|r| {
+            let region = r["awsRegion"].as_str().unwrap().to_string();
+            Served::new(&region, r)
         })
         .collect()
 }

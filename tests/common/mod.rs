@@ -19,9 +19,19 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The `keytrail` binary cargo built for this test (or bench) target.
+pub fn keytrail_exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_keytrail"))
+}
+
 /// Runs `keytrail` with `args` in the repo root.
 pub fn keytrail(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keytrail"))
+    keytrail_at(&keytrail_exe(), args)
+}
+
+/// Runs the keytrail binary `exe` with `args` in the repo root.
+pub fn keytrail_at(exe: &Path, args: &[&str]) -> Output {
+    Command::new(exe)
         .args(args)
         .current_dir(root())
         .stdin(Stdio::null())
@@ -76,8 +86,13 @@ pub fn shared_datasets() -> Option<PathBuf> {
 /// Runs `keytrail` with a clean environment: no AWS variables, config or credentials files
 /// or instance metadata from the machine; only `env` (plus PATH and a temporary HOME).
 pub fn keytrail_isolated(args: &[&str], env: &[(&str, &str)]) -> Output {
+    keytrail_isolated_at(&keytrail_exe(), args, env)
+}
+
+/// [`keytrail_isolated`] with the keytrail binary `exe`.
+pub fn keytrail_isolated_at(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let home = tempfile::tempdir().expect("home");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keytrail"));
+    let mut cmd = Command::new(exe);
     cmd.args(args)
         .current_dir(root())
         .stdin(Stdio::null())
@@ -98,6 +113,11 @@ pub fn keytrail_isolated(args: &[&str], env: &[(&str, &str)]) -> Output {
 
 /// [`keytrail_isolated`] from async tests (the servers keep running meanwhile).
 pub async fn run_isolated(args: &[&str], env: &[(&str, &str)]) -> Output {
+    run_isolated_at(keytrail_exe(), args, env).await
+}
+
+/// [`run_isolated`] with the keytrail binary `exe`.
+pub async fn run_isolated_at(exe: PathBuf, args: &[&str], env: &[(&str, &str)]) -> Output {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let env: Vec<(String, String)> = env
         .iter()
@@ -106,7 +126,7 @@ pub async fn run_isolated(args: &[&str], env: &[(&str, &str)]) -> Output {
     tokio::task::spawn_blocking(move || {
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         let e: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        keytrail_isolated(&a, &e)
+        keytrail_isolated_at(&exe, &a, &e)
     })
     .await
     .expect("keytrail task")

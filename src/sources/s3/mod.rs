@@ -1,7 +1,11 @@
 //! S3 source: reads a trail's bucket. The CloudTrail layout (organization trails and custom
 //! prefixes included) is used to list only the account, region and day folders the flags
-//! ask for; objects are fetched concurrently (bounded), inflated as they stream, and fed to
-//! the same pipeline as local files. Memory holds the objects in flight, not the listing.
+//! ask for; objects are fetched concurrently (bounded), inflated and fed to the same
+//! pipeline as local files. Memory holds the objects in flight, not the listing.
+//!
+//! An object of up to [`WHOLE_BODY_MAX`] bytes (CloudTrail's usually are) is downloaded
+//! whole and then inflated and scanned on the compute pool, like a local file; a larger one
+//! is inflated as it streams, on a blocking thread of its own.
 
 pub mod layout;
 
@@ -29,6 +33,9 @@ use layout::{
 const BODY_ATTEMPTS: u32 = 3;
 /// Prefix listings run at once while discovering objects.
 const LIST_CONCURRENCY: usize = 4;
+/// Largest object (compressed) downloaded whole before it is read; memory for bodies is at
+/// most `--concurrency` times this.
+pub const WHOLE_BODY_MAX: i64 = 8 << 20;
 
 /// One object found by the listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -373,6 +380,21 @@ async fn fetch(
             Ok(o) => o,
             Err(e) => return InputOutcome::unavailable(name, classify(&e, site()).to_string()),
         };
+        if out
+            .content_length()
+            .is_some_and(|n| (0..=WHOLE_BODY_MAX).contains(&n))
+        {
+            match out.body.collect().await {
+                Ok(body) => return read_whole(name, body.into_bytes(), opts).await,
+                Err(e) if attempt >= BODY_ATTEMPTS => {
+                    return InputOutcome::failed(name, format!("read failed: {e}"));
+                }
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                    continue;
+                }
+            }
+        }
         let broken = Arc::new(AtomicBool::new(false));
         let reader = Watched {
             inner: SyncIoBridge::new(Box::pin(out.body.into_async_read())),
@@ -391,6 +413,26 @@ async fn fetch(
         }
         return outcome;
     }
+}
+
+/// Inflates and scans a downloaded object on the compute pool (rayon, one thread per core,
+/// as local files are read), so many objects in flight do not mean many busy threads.
+async fn read_whole(
+    name: String,
+    body: impl AsRef<[u8]> + Send + 'static,
+    opts: Arc<IngestOptions>,
+) -> InputOutcome {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let n = name.clone();
+    rayon::spawn(move || {
+        let outcome = match decode(Box::new(std::io::Cursor::new(body))) {
+            Ok(r) => read_stream(&n, r, &opts),
+            Err(e) => InputOutcome::failed(n, format!("read failed: {e}")),
+        };
+        let _ = tx.send(outcome);
+    });
+    rx.await
+        .unwrap_or_else(|e| InputOutcome::failed(name, format!("reader task failed: {e}")))
 }
 
 /// A reader that remembers whether the network stream under it failed (as opposed to the
