@@ -1,5 +1,5 @@
 //! LookupEvents benchmark: the bench corpus's management events served by the tests'
-//! LookupEvents stand-in (`tests/common/lookup_server.rs`), read with the release
+//! LookupEvents stand-in (`tests/it/common/lookup_server.rs`), read with the release
 //! `keytrail events lookup:REGIONS`; reports the calls made per 1,000 Bedrock-relevant
 //! events, the busiest one-second window per region (must stay at or under 2: PASS/FAIL),
 //! and whether the rows equal those of the same events read from the local files.
@@ -10,7 +10,7 @@
 //! `benches/gen_corpus.py`; its `MANIFEST.json` names the regions). Exit status: 0 when the
 //! rate limit held and the rows agree, 1 when not, 2 when the benchmark could not run.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};

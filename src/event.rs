@@ -96,3 +96,32 @@ pub const ACTIVITIES: &[&str] = &[
     "bearer_long_term",
     "bearer_short_term",
 ];
+
+/// The values `key_kind` takes (besides null).
+pub const KEY_KINDS: &[&str] = &["long_term", "short_term"];
+
+/// The values `key_basis` takes (besides null).
+pub const KEY_BASES: &[&str] = &[
+    "bearer_token_type",
+    "access_key_prefix",
+    "identity_type",
+    "unknown",
+    "service_name",
+    "credential_id",
+    "user_name",
+];
+
+/// The static name of an `activity` value read back from the table.
+pub fn activity_name(s: &str) -> Option<&'static str> {
+    ACTIVITIES.iter().find(|a| **a == s).copied()
+}
+
+/// The static name of a `key_kind` value read back from the table.
+pub fn key_kind_name(s: &str) -> Option<&'static str> {
+    KEY_KINDS.iter().find(|a| **a == s).copied()
+}
+
+/// The static name of a `key_basis` value read back from the table.
+pub fn key_basis_name(s: &str) -> Option<&'static str> {
+    KEY_BASES.iter().find(|a| **a == s).copied()
+}

@@ -7,7 +7,9 @@ use keytrail::exit;
 
 fn main() {
     let cli = Cli::parse();
-    let mut err = std::io::stderr().lock();
+    // Unlocked: the progress bar draws to stderr from worker threads, so holding the lock
+    // for the whole run deadlocks as soon as the bar appears (more than 20 files).
+    let mut err = std::io::stderr();
     let result = match &cli.command {
         Command::Scan(a) => commands::scan::run(a, &mut err),
         Command::Events(a) => commands::events::run(a, &mut err),

@@ -18,17 +18,18 @@ use crate::event::Event;
 use crate::sources::Input;
 use crate::sources::local::{self, Expanded};
 use crate::sources::scanner::{self, Framing};
+use crate::table::EventTable;
 use crate::transforms::classify::{self, CredentialServices};
 use crate::transforms::normalize::{RecordError, normalize};
 
 /// Record-level messages printed per input before the rest are only counted.
 const MESSAGES_PER_INPUT: usize = 3;
 
-/// Words one of which every Bedrock-relevant record contains (see `classify::is_relevant`).
+/// Matches the words one of which every Bedrock-relevant record contains.
 static PREFILTER: LazyLock<AhoCorasick> = LazyLock::new(|| {
     AhoCorasick::builder()
         .ascii_case_insensitive(true)
-        .build(["bedrock", "bearertoken", "servicespecificcredential"])
+        .build(classify::RELEVANT_KEYWORDS)
         .expect("static patterns")
 });
 
@@ -106,13 +107,22 @@ pub struct Summary {
     pub inputs_skipped: Vec<SkippedInput>,
 }
 
-/// The pipeline's result: kept events (sorted by time), the summary and diagnostics.
-#[derive(Debug, Default)]
+/// The pipeline's result: the kept events (the `events` table, in time order), the summary
+/// and diagnostics.
+#[derive(Debug)]
 pub struct Ingested {
-    pub events: Vec<Event>,
+    pub table: EventTable,
     pub summary: Summary,
     /// One line per problem, each naming the input and the reason.
     pub messages: Vec<String>,
+}
+
+/// What the assembler gathers before the table is built.
+#[derive(Debug, Default)]
+struct Gathered {
+    events: Vec<Event>,
+    summary: Summary,
+    messages: Vec<String>,
 }
 
 /// What one input produced.
@@ -307,7 +317,7 @@ pub fn ingest(
     expanded: &Expanded,
     opts: &IngestOptions,
     progress: Option<&ProgressBar>,
-) -> Ingested {
+) -> Result<Ingested, polars::error::PolarsError> {
     let outcomes = read_local(expanded, opts, progress);
     assemble(expanded.counts(), outcomes)
 }
@@ -317,13 +327,16 @@ pub fn ingest_reader(
     name: &str,
     reader: Box<dyn std::io::Read + Send>,
     opts: &IngestOptions,
-) -> Ingested {
+) -> Result<Ingested, polars::error::PolarsError> {
     let r = read_stream(name, reader, opts);
     assemble(SourceCounts::default(), vec![r])
 }
 
 /// Merges per-input outcomes: lifecycle attribution, dedup, time order, summary.
-pub fn assemble(counts: SourceCounts, outcomes: Vec<InputOutcome>) -> Ingested {
+pub fn assemble(
+    counts: SourceCounts,
+    outcomes: Vec<InputOutcome>,
+) -> Result<Ingested, polars::error::PolarsError> {
     let mut a = Assembler::new();
     a.counts(counts);
     outcomes.into_iter().for_each(|o| a.add(o));
@@ -334,7 +347,7 @@ pub fn assemble(counts: SourceCounts, outcomes: Vec<InputOutcome>) -> Ingested {
 /// every outcome), then attributes lifecycle events, drops duplicates and sorts by time.
 #[derive(Default)]
 pub struct Assembler {
-    out: Ingested,
+    out: Gathered,
     creds: CredentialServices,
     /// Per-input messages, keyed by input name so the final order does not depend on timing.
     messages: Vec<(String, String)>,
@@ -390,8 +403,8 @@ impl Assembler {
         self.out.events.extend(r.events);
     }
 
-    /// Attributes lifecycle events, drops exact duplicates, sorts, and returns the result.
-    pub fn finish(self) -> Ingested {
+    /// Attributes lifecycle events, drops exact duplicates, sorts, and builds the table.
+    pub fn finish(self) -> Result<Ingested, polars::error::PolarsError> {
         let Assembler {
             mut out,
             creds,
@@ -422,7 +435,11 @@ impl Assembler {
         out.events
             .sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
         s.events_kept = out.events.len() as u64;
-        out
+        Ok(Ingested {
+            table: EventTable::from_events(&out.events)?,
+            summary: out.summary,
+            messages: out.messages,
+        })
     }
 }
 

@@ -1,8 +1,21 @@
-//! Builds the columnar `events` table (a polars DataFrame) from normalized events.
+//! The columnar `events` table (polars) that rules, queries and the forensics commands read.
+//!
+//! [`EventTable`] is the one way to reach the events after ingest: [`EventTable::lazy`] for
+//! SQL and polars plans (rules, `query`), [`EventTable::batches`] for consumers that walk the
+//! rows in time order (`events`, `keys`, `investigate`, the job's state), and
+//! [`EventTable::events_by_id`] for the evidence behind findings. Callers never assume the
+//! whole table is one frame in memory.
+
+use std::collections::HashSet;
 
 use polars::prelude::*;
 
 use crate::event::{COLUMNS, Event};
+
+/// The hidden column holding each event's raw CloudTrail record (when kept).
+pub const RAW_COLUMN: &str = "raw";
+/// Rows per batch handed to row consumers.
+pub const BATCH_ROWS: usize = 8192;
 
 /// Builds a string column from a field of every event.
 fn str_col(events: &[Event], name: &str, f: impl Fn(&Event) -> Option<&str>) -> Column {
@@ -19,7 +32,7 @@ fn time_col(events: &[Event], name: &str, f: impl Fn(&Event) -> Option<i64>) -> 
         .into()
 }
 
-/// The `events` table: one row per event, columns as listed in [`COLUMNS`].
+/// The `events` columns for `events`, in [`COLUMNS`] order.
 pub fn events_frame(events: &[Event]) -> PolarsResult<DataFrame> {
     let e = events;
     let cols = vec![
@@ -76,14 +89,193 @@ pub fn events_frame(events: &[Event]) -> PolarsResult<DataFrame> {
     DataFrame::new(cols)
 }
 
+/// The kept events: every documented column, plus the raw records when they were kept.
+#[derive(Debug, Clone)]
+pub struct EventTable {
+    /// The rows in time order: [`COLUMNS`], then [`RAW_COLUMN`] (null when not kept).
+    frame: DataFrame,
+}
+
+impl EventTable {
+    /// A table with no rows (for linting rules against the schema).
+    pub fn empty() -> EventTable {
+        EventTable::from_events(&[]).expect("the empty table builds")
+    }
+
+    /// Builds the table from events already in time order.
+    pub fn from_events(events: &[Event]) -> PolarsResult<EventTable> {
+        let mut frame = events_frame(events)?;
+        frame.with_column(str_col(events, RAW_COLUMN, |x| x.raw.as_deref()))?;
+        Ok(EventTable { frame })
+    }
+
+    /// The number of events.
+    pub fn len(&self) -> usize {
+        self.frame.height()
+    }
+
+    /// True when no event was kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The table as a lazy frame of the documented columns (for SQL and polars plans).
+    pub fn lazy(&self) -> LazyFrame {
+        self.frame
+            .clone()
+            .lazy()
+            .select(COLUMNS.iter().map(|c| col(*c)).collect::<Vec<_>>())
+    }
+
+    /// The documented columns in batches of at most [`BATCH_ROWS`] rows, in time order.
+    pub fn frames(&self) -> impl Iterator<Item = PolarsResult<DataFrame>> + '_ {
+        let n = self.len();
+        (0..n.div_ceil(BATCH_ROWS)).map(move |i| {
+            self.frame
+                .slice((i * BATCH_ROWS) as i64, BATCH_ROWS)
+                .select(COLUMNS.iter().copied())
+        })
+    }
+
+    /// The rows as events (with their raw records when kept), in batches, in time order.
+    pub fn batches(&self) -> impl Iterator<Item = PolarsResult<Vec<Event>>> + '_ {
+        let n = self.len();
+        (0..n.div_ceil(BATCH_ROWS))
+            .map(move |i| frame_events(&self.frame.slice((i * BATCH_ROWS) as i64, BATCH_ROWS)))
+    }
+
+    /// Every row as an event. For consumers that need them all at once; prefer
+    /// [`EventTable::batches`] where the work can go batch by batch.
+    pub fn to_events(&self) -> PolarsResult<Vec<Event>> {
+        let mut out = Vec::with_capacity(self.len());
+        for b in self.batches() {
+            out.extend(b?);
+        }
+        Ok(out)
+    }
+
+    /// The events whose event id is in `ids`, in time order (the evidence behind findings).
+    pub fn events_by_id(&self, ids: &HashSet<&str>) -> PolarsResult<Vec<Event>> {
+        let mut out = Vec::new();
+        for b in self.batches() {
+            out.extend(
+                b?.into_iter()
+                    .filter(|e| e.event_id.as_deref().is_some_and(|id| ids.contains(id))),
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// Reads a frame with the table's columns back into events.
+pub fn frame_events(df: &DataFrame) -> PolarsResult<Vec<Event>> {
+    let s = |name: &str| -> PolarsResult<StringChunked> {
+        match df.column(name) {
+            Ok(c) => Ok(c.str()?.clone()),
+            Err(_) => Ok(StringChunked::full_null(name.into(), df.height())),
+        }
+    };
+    let t = |name: &str| -> PolarsResult<Int64Chunked> {
+        Ok(df.column(name)?.cast(&DataType::Int64)?.i64()?.clone())
+    };
+    let b = |name: &str| -> PolarsResult<BooleanChunked> { Ok(df.column(name)?.bool()?.clone()) };
+    let (event_id, event_time, event_source, event_name, event_type) = (
+        s("event_id")?,
+        t("event_time")?,
+        s("event_source")?,
+        s("event_name")?,
+        s("event_type")?,
+    );
+    let (aws_region, account_id, source_ip, user_agent, error_code, error_message) = (
+        s("aws_region")?,
+        s("account_id")?,
+        s("source_ip")?,
+        s("user_agent")?,
+        s("error_code")?,
+        s("error_message")?,
+    );
+    let read_only = b("read_only")?;
+    let (identity_type, principal_id, principal_arn, access_key_id, user_name, issuer) = (
+        s("identity_type")?,
+        s("principal_id")?,
+        s("principal_arn")?,
+        s("access_key_id")?,
+        s("user_name")?,
+        s("session_issuer_arn")?,
+    );
+    let bearer = b("bearer_token")?;
+    let (bearer_type, model_id, target_user, service_name, credential_id) = (
+        s("bearer_token_type")?,
+        s("model_id")?,
+        s("target_user")?,
+        s("service_name")?,
+        s("credential_id")?,
+    );
+    let (service_user_name, credential_status) = (s("service_user_name")?, s("credential_status")?);
+    let age = df.column("credential_age_days")?.i64()?.clone();
+    let expiration = t("credential_expiration")?;
+    let policy_arn = s("policy_arn")?;
+    let mentions = b("policy_mentions_bearer")?;
+    let (activity, key_kind, key_basis, source, raw) = (
+        s("activity")?,
+        s("key_kind")?,
+        s("key_basis")?,
+        s("source")?,
+        s(RAW_COLUMN)?,
+    );
+    let o = |c: &StringChunked, i: usize| c.get(i).map(str::to_string);
+    Ok((0..df.height())
+        .map(|i| Event {
+            event_id: o(&event_id, i),
+            event_time: event_time.get(i),
+            event_source: o(&event_source, i),
+            event_name: o(&event_name, i),
+            event_type: o(&event_type, i),
+            aws_region: o(&aws_region, i),
+            account_id: o(&account_id, i),
+            source_ip: o(&source_ip, i),
+            user_agent: o(&user_agent, i),
+            error_code: o(&error_code, i),
+            error_message: o(&error_message, i),
+            read_only: read_only.get(i),
+            identity_type: o(&identity_type, i),
+            principal_id: o(&principal_id, i),
+            principal_arn: o(&principal_arn, i),
+            access_key_id: o(&access_key_id, i),
+            user_name: o(&user_name, i),
+            session_issuer_arn: o(&issuer, i),
+            bearer_token: bearer.get(i).unwrap_or(false),
+            bearer_token_type: o(&bearer_type, i),
+            model_id: o(&model_id, i),
+            target_user: o(&target_user, i),
+            service_name: o(&service_name, i),
+            credential_id: o(&credential_id, i),
+            service_user_name: o(&service_user_name, i),
+            credential_status: o(&credential_status, i),
+            credential_age_days: age.get(i),
+            credential_expiration: expiration.get(i),
+            policy_arn: o(&policy_arn, i),
+            policy_mentions_bearer: mentions.get(i).unwrap_or(false),
+            activity: activity.get(i).and_then(crate::event::activity_name),
+            key_kind: key_kind.get(i).and_then(crate::event::key_kind_name),
+            key_basis: key_basis.get(i).and_then(crate::event::key_basis_name),
+            source: source.get(i).unwrap_or_default().to_string(),
+            raw: o(&raw, i),
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn table_columns_match_the_documented_list() {
-        let df = events_frame(&[Event::default()]).unwrap();
-        let names: Vec<String> = df
+        let t = EventTable::from_events(&[Event::default()]).unwrap();
+        let names: Vec<String> = t
+            .lazy()
+            .collect()
+            .unwrap()
             .get_column_names()
             .iter()
             .map(|s| s.to_string())
@@ -92,6 +284,27 @@ mod tests {
             names,
             COLUMNS.iter().map(|s| s.to_string()).collect::<Vec<_>>()
         );
-        assert_eq!(df.height(), 1);
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn rows_read_back_equal_the_events_written() {
+        let e = Event {
+            event_id: Some("e1".into()),
+            event_time: Some(1_700_000_000_123_456),
+            event_name: Some("InvokeModel".into()),
+            bearer_token: true,
+            read_only: Some(false),
+            credential_age_days: Some(30),
+            credential_expiration: Some(1_800_000_000_000_000),
+            activity: Some("bearer_long_term"),
+            key_kind: Some("long_term"),
+            key_basis: Some("identity_type"),
+            source: "f.json".into(),
+            raw: Some("{}".into()),
+            ..Event::default()
+        };
+        let t = EventTable::from_events(std::slice::from_ref(&e)).unwrap();
+        assert_eq!(t.to_events().unwrap(), vec![e]);
     }
 }

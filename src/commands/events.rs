@@ -13,7 +13,7 @@ pub fn run(a: &EventsArgs, err: &mut dyn Write) -> Result<Outcome> {
     check_parquet_output(&a.input)?;
     let ingested = load(&a.input, err)?;
     let mut w = output::open_output(a.input.output.as_deref()).context("opening output")?;
-    output::write_events(&mut *w, a.input.format, &ingested.events)?;
+    output::write_events(&mut *w, a.input.format, &ingested.table)?;
     w.flush()?;
     writeln!(err, "{}", output::summary_line(&ingested.summary))?;
     Ok(Outcome {

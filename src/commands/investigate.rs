@@ -16,7 +16,6 @@ use crate::output::{self, forensics};
 use crate::pipeline::Keywords;
 use crate::rules::engine;
 use crate::sources::Spec;
-use crate::table::events_frame;
 
 /// The subject named by the flags.
 pub fn subject(a: &SubjectArgs) -> Result<Subject> {
@@ -50,14 +49,14 @@ pub fn run(a: &InvestigateArgs, err: &mut dyn Write) -> Result<Outcome> {
     let mut opts = ingest_options(&input)?;
     opts.also_keep = Keywords::new(&subject.keywords());
     let ingested = load_with(&input, &subject.lookup_plan(), &opts, err)?;
-    let df = events_frame(&ingested.events).context("building the events table")?;
     let mut findings = Vec::new();
     for r in &rules {
-        findings.extend(engine::run_rule(r, &df)?);
+        findings.extend(engine::run_rule(r, &ingested.table)?);
     }
-    let matcher = subject.matcher(&ingested.events);
-    let (timeline, summary) = investigate::timeline(&ingested.events, &matcher);
-    let inv = inventory::build(&ingested.events);
+    let events = ingested.table.to_events()?;
+    let matcher = subject.matcher(&events);
+    let (timeline, summary) = investigate::timeline(&events, &matcher);
+    let inv = inventory::build(&events);
     let (keys, signers) = investigate::related_keys(&subject, &matcher, &inv);
     let now = chrono::Utc::now().timestamp_micros();
     let report = Investigation {

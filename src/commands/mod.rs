@@ -131,7 +131,7 @@ pub fn load_with(
             b.finish_and_clear();
         }
     }
-    let ingested = asm.finish();
+    let ingested = asm.finish().context("building the events table")?;
     for m in &ingested.messages {
         writeln!(err, "keytrail: {m}")?;
     }

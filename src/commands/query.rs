@@ -8,14 +8,12 @@ use super::{Outcome, check_parquet_output, load};
 use crate::cli::QueryArgs;
 use crate::output;
 use crate::rules::engine::run_sql;
-use crate::table::events_frame;
 
 /// Reads the inputs, runs the SQL and writes the result (Parquet only to a file).
 pub fn run(a: &QueryArgs, err: &mut dyn Write) -> Result<Outcome> {
     check_parquet_output(&a.input)?;
     let ingested = load(&a.input, err)?;
-    let df = events_frame(&ingested.events).context("building the events table")?;
-    let result = run_sql(&df, &a.sql).with_context(|| {
+    let result = run_sql(&ingested.table, &a.sql).with_context(|| {
         "the SQL failed; the table is `events` and its columns are listed in the README".to_string()
     })?;
     let mut w = output::open_output(a.input.output.as_deref()).context("opening output")?;

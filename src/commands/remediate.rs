@@ -36,7 +36,9 @@ fn read_logs(a: &RemediateArgs, words: &[String], err: &mut dyn Write) -> Result
     };
     let mut opts = ingest_options(&input)?;
     opts.also_keep = Keywords::new(words);
-    Ok(load_with(&input, &LookupPlan::Relevant, &opts, err)?.events)
+    Ok(load_with(&input, &LookupPlan::Relevant, &opts, err)?
+        .table
+        .to_events()?)
 }
 
 /// Fills a long-term target from the inventory: the key the token decodes to (by service

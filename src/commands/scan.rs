@@ -23,7 +23,6 @@ use crate::sinks::file::FileFormat;
 use crate::sinks::hec::{self, HecConfig};
 use crate::sinks::secret::SecretSource;
 use crate::sinks::{self, Delivery, Evidence, ExportContext, RetryPolicy, SinkSpec, syslog};
-use crate::table::events_frame;
 
 /// Finding ids named per failed export at most.
 const NAMED_FAILURES: usize = 10;
@@ -71,13 +70,17 @@ pub fn run(a: &ScanArgs, err: &mut dyn Write) -> Result<Outcome> {
     let mut input = a.input.clone();
     input.keep_raw = export.is_some();
     let ingested = load(&input, err)?;
-    let df = events_frame(&ingested.events).context("building the events table")?;
     let mut findings: Vec<Finding> = Vec::new();
     for rule in &rules {
-        findings.extend(engine::run_rule(rule, &df)?);
+        findings.extend(engine::run_rule(rule, &ingested.table)?);
     }
-    drop(df);
-    let evidence = Evidence::new(&ingested.events);
+    let evidence_events = match &export {
+        Some(_) => ingested
+            .table
+            .events_by_id(&sinks::evidence_ids(&findings))?,
+        None => Vec::new(),
+    };
+    let evidence = Evidence::new(&evidence_events);
     let mut delivery_failed = false;
     match &export {
         Some(Export::Stdout(format)) => {

@@ -27,7 +27,6 @@ use crate::sinks::{Evidence, ExportContext, RetryPolicy, Sink};
 use crate::sources::Spec;
 use crate::sources::lookup::{self, LookupPlan};
 use crate::sources::s3::{self, ObjectFilter, ObjectRef};
-use crate::table::events_frame;
 use crate::timefmt::parse_relative;
 use config::JobConfig;
 use state::{Progress, State};
@@ -125,24 +124,25 @@ pub fn run(cfg: &JobConfig, dry_run: bool) -> Result<RunReport> {
     let replay = replay_history(&state, now - history)?;
     let history_events = replay.records();
     asm.add(replay);
-    let ingested = asm.finish();
+    let ingested = asm.finish().context("building the events table")?;
     // The summary speaks of the new inputs: the replayed history is reported apart.
     let mut summary = ingested.summary.clone();
     summary.inputs_read = summary.inputs_read.saturating_sub(1);
     summary.events_read = summary.events_read.saturating_sub(history_events);
 
     let mut progress = read.progress;
-    progress.events = ingested
-        .events
-        .iter()
-        .filter(|e| e.source != HISTORY_SOURCE)
-        .filter_map(|e| Some((event_key(e), e.event_time?, e.raw.clone()?)))
-        .collect();
+    for batch in ingested.table.batches() {
+        progress.events.extend(
+            batch?
+                .into_iter()
+                .filter(|e| e.source != HISTORY_SOURCE)
+                .filter_map(|e| Some((event_key(&e), e.event_time?, e.raw?))),
+        );
+    }
 
-    let df = events_frame(&ingested.events).context("building the events table")?;
     let mut findings = Vec::new();
     for rule in &rules {
-        findings.extend(engine::run_rule(rule, &df)?);
+        findings.extend(engine::run_rule(rule, &ingested.table)?);
     }
     findings.retain(|f| cfg.min_severity.is_none_or(|m| f.severity >= m));
 
@@ -153,7 +153,10 @@ pub fn run(cfg: &JobConfig, dry_run: bool) -> Result<RunReport> {
         committed: !dry_run,
         ..RunReport::default()
     };
-    let evidence = Evidence::new(&ingested.events);
+    let evidence_events = ingested
+        .table
+        .events_by_id(&crate::sinks::evidence_ids(&findings))?;
+    let evidence = Evidence::new(&evidence_events);
     for (i, table) in cfg.sinks.iter().enumerate() {
         let name = table.state_name();
         let mut pending: Vec<Finding> = Vec::new();

@@ -12,9 +12,9 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use polars::prelude::{DataFrame, ParquetWriter};
 use serde_json::Value as Json;
 
-use crate::event::Event;
 use crate::findings::{Finding, SCHEMA_VERSION, ScanReport};
 use crate::pipeline::Summary;
+use crate::table::EventTable;
 use values::{frame_rows, json_text};
 
 /// Output formats shared by the commands.
@@ -235,34 +235,35 @@ const EVENT_TABLE_COLUMNS: &[&str] = &[
     "event_id",
 ];
 
-/// Writes events in the chosen format; JSON objects carry every table column.
-pub fn write_events(w: &mut dyn Write, format: Format, events: &[Event]) -> io::Result<()> {
+/// Writes the table's events in the chosen format; JSON objects carry every table column.
+pub fn write_events(w: &mut dyn Write, format: Format, table: &EventTable) -> io::Result<()> {
+    if format == Format::Parquet {
+        let df = table.lazy().collect().map_err(io::Error::other)?;
+        return write_parquet(w, &df);
+    }
+    let events = table.to_events().map_err(io::Error::other)?;
     match format {
         Format::Ndjson => {
-            for e in events {
+            for e in &events {
                 serde_json::to_writer(&mut *w, e)?;
                 writeln!(w)?;
             }
             Ok(())
         }
         Format::Json => {
-            serde_json::to_writer_pretty(&mut *w, events)?;
+            serde_json::to_writer_pretty(&mut *w, &events)?;
             writeln!(w)
         }
         Format::Csv => {
             let mut c = csv::Writer::from_writer(w);
-            for e in events {
+            for e in &events {
                 c.serialize(e)?;
             }
             c.flush()
         }
-        Format::Parquet => {
-            let df = crate::table::events_frame(events).map_err(io::Error::other)?;
-            write_parquet(w, &df)
-        }
-        Format::Table => {
+        Format::Table | Format::Parquet => {
             let mut t = new_table(EVENT_TABLE_COLUMNS.iter().map(|s| s.to_string()).collect());
-            for e in events {
+            for e in &events {
                 let v = serde_json::to_value(e)?;
                 t.add_row(
                     EVENT_TABLE_COLUMNS

@@ -7,6 +7,7 @@ use serde_json::Value as Json;
 use super::Rule;
 use crate::findings::{Finding, MAX_EVIDENCE_IDS, finding_id};
 use crate::output::values::any_to_json;
+use crate::table::EventTable;
 
 /// Column a rule returns to name its evidence: a list of event ids, or one id per row.
 pub const EVIDENCE_LIST: &str = "event_ids";
@@ -21,15 +22,15 @@ pub struct RuleRunError {
     pub reason: String,
 }
 
-/// Runs `sql` against `events` and returns the result frame.
-pub fn run_sql(events: &DataFrame, sql: &str) -> PolarsResult<DataFrame> {
+/// Runs `sql` against the `events` table and returns the result frame.
+pub fn run_sql(events: &EventTable, sql: &str) -> PolarsResult<DataFrame> {
     let mut ctx = SQLContext::new();
-    ctx.register("events", events.clone().lazy());
+    ctx.register("events", events.lazy());
     ctx.execute(sql)?.collect()
 }
 
 /// Runs one rule and converts its rows into findings.
-pub fn run_rule(rule: &Rule, events: &DataFrame) -> Result<Vec<Finding>, RuleRunError> {
+pub fn run_rule(rule: &Rule, events: &EventTable) -> Result<Vec<Finding>, RuleRunError> {
     let err = |reason: String| RuleRunError {
         rule: rule.id.clone(),
         origin: rule.origin.clone(),

@@ -1,18 +1,16 @@
 //! `rules lint`: checks rule files without any logs: header, SQL syntax, known columns,
 //! and that the result names its evidence.
 
-use polars::prelude::*;
 use polars::sql::SQLContext;
 
 use super::Rule;
 use super::engine::{EVIDENCE_LIST, EVIDENCE_ONE};
-use crate::table::events_frame;
+use crate::table::EventTable;
 
 /// Checks that a parsed rule plans against the events schema and names evidence.
 pub fn check_rule(rule: &Rule) -> Result<(), String> {
-    let empty = events_frame(&[]).map_err(|e| e.to_string())?;
     let mut ctx = SQLContext::new();
-    ctx.register("events", empty.lazy());
+    ctx.register("events", EventTable::empty().lazy());
     let mut lf = ctx
         .execute(&rule.sql)
         .map_err(|e| format!("SQL does not parse or plan: {e}"))?;

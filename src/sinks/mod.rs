@@ -120,6 +120,14 @@ impl<'e> Evidence<'e> {
     }
 }
 
+/// The event ids the findings name as evidence (what [`Evidence`] must be built from).
+pub fn evidence_ids(findings: &[Finding]) -> std::collections::HashSet<&str> {
+    findings
+        .iter()
+        .flat_map(|f| f.evidence_event_ids.iter().map(String::as_str))
+        .collect()
+}
+
 /// What every format needs besides the finding: who sends it and when.
 #[derive(Debug, Clone)]
 pub struct ExportContext {

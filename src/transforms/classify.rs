@@ -19,6 +19,11 @@ pub fn is_console_key_user(name: &str) -> bool {
             .eq_ignore_ascii_case(CONSOLE_KEY_USER_PREFIX.as_bytes())
 }
 
+/// Words (ASCII, matched case-insensitively in the raw record) one of which every record that
+/// [`is_relevant`] keeps contains; records without any of them are not parsed. Widen this
+/// list whenever `is_relevant` keeps a new kind of event.
+pub const RELEVANT_KEYWORDS: &[&str] = &["bedrock", "bearertoken", "servicespecificcredential"];
+
 /// True when the event is Bedrock-relevant and kept by default.
 pub fn is_relevant(e: &Event) -> bool {
     let source = e.event_source.as_deref().unwrap_or("");

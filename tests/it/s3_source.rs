@@ -2,10 +2,8 @@
 //! checked): same answers as local files, layout pruning (organization trail, custom prefix,
 //! accounts, regions, dates), digests and corrupt objects, paging, and error messages.
 
-mod common;
-
-use common::s3_server::{self, ACCESS_KEY, S3Server, SECRET_KEY};
-use common::{
+use crate::common::s3_server::{self, ACCESS_KEY, S3Server, SECRET_KEY};
+use crate::common::{
     assert_same_rows, gzip, json_of, keytrail, root, run_isolated, sample_delivery_files, stderr,
     stdout,
 };

@@ -2,12 +2,12 @@
 //! out: static keys from the environment, a profile in a config file, and `--role-arn`
 //! role assumption (with an external id) against an STS stand-in; plus `keytrail doctor`.
 
-mod common;
+use crate::common;
 
-use common::lookup_server::{self, LookupServer};
-use common::s3_server;
-use common::sts_server::{self, SESSION_KEY_ID};
-use common::{run_isolated, stderr, stdout};
+use crate::common::lookup_server::{self, LookupServer};
+use crate::common::s3_server;
+use crate::common::sts_server::{self, SESSION_KEY_ID};
+use crate::common::{run_isolated, stderr, stdout};
 
 /// The access key ids that signed the LookupEvents calls.
 fn signers(server: &LookupServer) -> Vec<String> {

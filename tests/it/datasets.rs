@@ -1,9 +1,7 @@
 //! Real public CloudTrail files from `../shared/datasets/`: every event parsed, counts
 //! asserted, and zero key findings (none of them holds Bedrock API key activity).
 
-mod common;
-
-use common::{keytrail, shared_datasets, stderr, stdout};
+use crate::common::{keytrail, shared_datasets, stderr, stdout};
 
 /// Runs `events --all-events` on a dataset folder and returns (exit code, rows, stderr).
 fn all_events(dir: &str) -> (i32, Vec<serde_json::Value>, String) {

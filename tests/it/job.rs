@@ -2,13 +2,13 @@
 //! nothing new, a new object brings only its findings, and a run killed in the middle of
 //! delivery, started again, loses no finding and sends none twice.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;
 
-use common::s3_server::{self, ACCESS_KEY, S3Server, SECRET_KEY};
-use common::{gzip, root, run_isolated, stderr};
+use crate::common::s3_server::{self, ACCESS_KEY, S3Server, SECRET_KEY};
+use crate::common::{gzip, root, run_isolated, stderr};
 
 /// Days back to 2026-11-15, so the sample logs stay inside the look-back whatever the date.
 fn lookback() -> String {

@@ -3,10 +3,8 @@
 //! the same findings and rows as the same events read from files, the rate limit held,
 //! throttling retried, and the 90-day limit explained.
 
-mod common;
-
-use common::lookup_server::{self, LookupServer, Served, management_events};
-use common::{assert_same_rows, json_of, keytrail, run_isolated, stderr, stdout};
+use crate::common::lookup_server::{self, LookupServer, Served, management_events};
+use crate::common::{assert_same_rows, json_of, keytrail, run_isolated, stderr, stdout};
 
 /// Writes the events as one delivery file per region, for the local comparison.
 fn as_files(events: &[Served]) -> tempfile::TempDir {

@@ -3,8 +3,6 @@
 //! 1.3.0 Detection Finding, secrets kept out of every output, and the events table
 //! exported to Parquet and CSV. Input: the bundled sample-logs.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::process::Output;
 
@@ -12,8 +10,8 @@ use base64::Engine;
 use keytrail::findings::Finding;
 use serde_json::{Value, json};
 
-use common::receivers::{Seen, http_receiver, tcp_syslog, udp_syslog};
-use common::{run_isolated, stderr, stdout};
+use crate::common::receivers::{Seen, http_receiver, tcp_syslog, udp_syslog};
+use crate::common::{run_isolated, stderr, stdout};
 use ocsf::DetectionFinding;
 
 const HEC_TOKEN: &str = "hec-5f3a9c1e-7b2d-4e8f-a1c6-token";

@@ -2,12 +2,10 @@
 //! JSON output is parsed back into structs with `deny_unknown_fields`, so the documented
 //! schema is exactly what is printed.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::schema::EventRow;
-use common::{keytrail, stderr, stdout};
+use crate::common::schema::EventRow;
+use crate::common::{keytrail, stderr, stdout};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]

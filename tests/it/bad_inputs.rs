@@ -1,12 +1,12 @@
 //! A folder mixing bad and good inputs: every bad one gets a clear line naming it and the
 //! reason, every good event (including good records before a break) is still processed.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::Path;
 
-use common::{keytrail, stderr, stdout};
+use crate::common::{keytrail, stderr, stdout};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 

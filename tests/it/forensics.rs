@@ -3,13 +3,11 @@
 //! `keys`, `investigate` and `remediate` on sample-logs with exact expected rows; and no
 //! output ever holding a secret, a signature or a session token.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::schema::EventRow;
-use common::tokens::{self, at};
-use common::{keytrail, keytrail_stdin, stderr, stdout};
+use crate::common::schema::EventRow;
+use crate::common::tokens::{self, at};
+use crate::common::{keytrail, keytrail_stdin, stderr, stdout};
 use keytrail::output::forensics::DecodeReport;
 use keytrail::pipeline::Summary;
 use serde::Deserialize;

@@ -2,14 +2,14 @@
 //! server: each finding reaches the collector once across runs, a retried 503 loses
 //! nothing, and a batch the collector refused is the only thing sent again next run.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::receivers::{HttpReceiver, http_receiver};
-use common::s3_server::{self, ACCESS_KEY, S3Server, SECRET_KEY};
-use common::{root, run_isolated, stderr};
+use crate::common::receivers::{HttpReceiver, http_receiver};
+use crate::common::s3_server::{self, ACCESS_KEY, S3Server, SECRET_KEY};
+use crate::common::{root, run_isolated, stderr};
 
 const TOKEN: &str = "job-hec-token-8c1d2e";
 

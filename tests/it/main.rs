@@ -1,0 +1,14 @@
+//! The integration tests: one binary (as ripgrep does), one module per area; `common` holds
+//! the helpers and the in-process servers (S3, LookupEvents, STS, SIEM stand-ins) they start.
+
+mod aws_auth;
+mod bad_inputs;
+mod common;
+mod datasets;
+mod forensics;
+mod job;
+mod lookup_source;
+mod s3_source;
+mod sample_logs;
+mod siem_export;
+mod siem_job;
