@@ -16,6 +16,7 @@ pub fn run(a: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outc
     if let Some(s) = &a.state {
         cfg.state = s.clone();
     }
+    cfg.aws.verbose = a.verbose;
     let report = job::run(&cfg, a.dry_run)?;
     for m in &report.messages {
         writeln!(err, "keytrail: {m}")?;

@@ -2,9 +2,11 @@
 //! the helpers and the in-process servers (S3, LookupEvents, STS, SIEM stand-ins) they start.
 
 mod aws_auth;
+mod aws_errors;
 mod bad_inputs;
 mod common;
 mod datasets;
+mod deploy;
 mod forensics;
 mod job;
 mod lookup_source;
