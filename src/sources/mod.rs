@@ -4,8 +4,10 @@
 
 pub mod local;
 pub mod lookup;
+pub mod parquet;
 pub mod s3;
 pub mod scanner;
+pub mod shard;
 
 use std::path::PathBuf;
 
