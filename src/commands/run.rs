@@ -16,7 +16,11 @@ pub fn run(a: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outc
     if let Some(s) = &a.state {
         cfg.state = s.clone();
     }
-    let report = job::run(&cfg, a.dry_run)?;
+    let mode = job::RunMode {
+        dry_run: a.dry_run,
+        init: a.init,
+    };
+    let report = job::run(&cfg, mode, err)?;
     for m in &report.messages {
         writeln!(err, "keytrail: {m}")?;
     }
