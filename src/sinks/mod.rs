@@ -21,7 +21,6 @@ pub mod syslog;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::io::Write as _;
 use std::pin::Pin;
 
 use crate::event::Event;

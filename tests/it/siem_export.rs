@@ -236,8 +236,6 @@ mod ocsf {
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct Evidences {
-        pub uid: Option<String>,
-        pub name: Option<String>,
         pub actor: Option<Actor>,
         pub api: Option<Api>,
         pub src_endpoint: Option<NetworkEndpoint>,
@@ -370,7 +368,6 @@ fn check_ocsf(v: &Value) -> DetectionFinding {
             e.actor.is_some() || e.api.is_some() || e.src_endpoint.is_some() || e.data.is_some(),
             "an evidence needs at least one artifact"
         );
-        assert_eq!(e.uid.as_deref(), Some(id.as_str()));
         let raw = e.data.as_ref().expect("the raw record as evidence data");
         assert_eq!(raw["eventID"].as_str(), Some(id.as_str()));
         if let Some(api) = &e.api {
