@@ -116,12 +116,13 @@ impl Tenzir {
         )
     }
 
-    /// The Elasticsearch bulk API of Fluent Bit's `elasticsearch` input, on a free port.
+    /// The Elasticsearch bulk API of Fluent Bit's `elasticsearch` input, on a free port;
+    /// `raw=true` keeps each value as sent (no strings read as numbers or times).
     pub fn elasticsearch() -> Tenzir {
         let port = free_port();
         Tenzir::start(
             &format!(
-                "from_fluent_bit \"elasticsearch\", options={{listen: \"127.0.0.1\", port: \"{port}\"}}\nwrite_ndjson"
+                "from_fluent_bit \"elasticsearch\", options={{listen: \"127.0.0.1\", port: \"{port}\"}}, raw=true\nwrite_ndjson"
             ),
             port,
             "Fluent Bit's elasticsearch input (in Tenzir)",
