@@ -42,7 +42,7 @@ pub fn run(a: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outc
 /// `--dry-run`: the findings some sink has not acknowledged yet, one JSON object per line.
 fn write_pending(out: &mut dyn Write, r: &RunReport) -> Result<()> {
     let mut seen = HashSet::new();
-    for f in &r.findings {
+    for f in &r.pending {
         if seen.insert(&f.finding_id) {
             serde_json::to_writer(&mut *out, f)?;
             writeln!(out)?;

@@ -56,6 +56,8 @@ pub struct RunReport {
     pub summary: Summary,
     pub history_events: u64,
     pub findings: Vec<Finding>,
+    /// The findings some sink had not acknowledged (what a dry run prints).
+    pub pending: Vec<Finding>,
     pub sinks: Vec<SinkReport>,
     pub messages: Vec<String>,
     /// False for `--dry-run`: nothing delivered, nothing committed.
@@ -197,6 +199,11 @@ pub fn run(cfg: &JobConfig, mode: RunMode, status: &mut dyn Write) -> Result<Run
         for f in &findings {
             if !state.already_delivered(&name, f)? {
                 pending.push(f.clone());
+            }
+        }
+        for f in &pending {
+            if !report.pending.iter().any(|p| p.finding_id == f.finding_id) {
+                report.pending.push(f.clone());
             }
         }
         let mut r = SinkReport {

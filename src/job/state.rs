@@ -91,6 +91,21 @@ CREATE TABLE IF NOT EXISTS sink_batches (
 CREATE INDEX IF NOT EXISTS events_time ON events (event_time);
 ";
 
+/// A `file:` URI opening `path` read-only as an immutable file.
+fn immutable_uri(path: &Path) -> String {
+    let mut out = String::from("file:");
+    for c in path.display().to_string().chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '?' => out.push_str("%3f"),
+            '#' => out.push_str("%23"),
+            c => out.push(c),
+        }
+    }
+    out.push_str("?immutable=1");
+    out
+}
+
 /// The state format written by this version.
 const FORMAT: &str = "1";
 
@@ -212,16 +227,24 @@ impl State {
             path: p.to_string(),
             reason: e.to_string(),
         };
-        let flags = if read_only {
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        } else {
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        let sql = |source| StateError::Sqlite {
+            path: p.to_string(),
+            source,
         };
-        let conn =
-            Connection::open_with_flags(path, flags).map_err(|source| StateError::Sqlite {
-                path: p.to_string(),
-                source,
-            })?;
+        let conn = if !read_only {
+            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            Connection::open_with_flags(path, flags).map_err(sql)?
+        } else if Path::new(&format!("{p}-wal")).exists() {
+            // A run was cut short: read its log too (through the files it left).
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            Connection::open_with_flags(path, flags).map_err(sql)?
+        } else {
+            // No log to read: `immutable` opens the file as it is, creating no -wal or -shm.
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            Connection::open_with_flags(immutable_uri(path), flags).map_err(sql)?
+        };
         if !read_only {
             conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
                 .map_err(damaged)?;
@@ -578,6 +601,8 @@ mod tests {
         assert!(s.already_delivered("k", &finding("r", &["e"])).unwrap());
         drop(s);
         assert_eq!(std::fs::read(&path).unwrap(), before);
+        let files = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(files, 1, "no -wal or -shm left beside the state");
     }
 
     #[test]
