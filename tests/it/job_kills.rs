@@ -271,10 +271,11 @@ fn kill_loop(d: &Path, cfg: &Path, seed: u64) -> (usize, usize) {
     };
     add(3);
     let log = d.join("run.log");
-    // The first run creates the state, unkilled; its length sets the kill window.
+    // The first run creates the state, unkilled. The shortest run that was let finish sets
+    // the window kills are drawn from, so most runs are cut, at any point of their work.
     let started = Instant::now();
     let status = spawn_run(cfg, d, &log, &["--init"]).wait().unwrap();
-    let span = started.elapsed().max(Duration::from_millis(300));
+    let mut shortest = started.elapsed();
     assert!(
         matches!(status.code(), Some(0 | 5)),
         "{}",
@@ -282,26 +283,32 @@ fn kill_loop(d: &Path, cfg: &Path, seed: u64) -> (usize, usize) {
     );
     let mut rng = Rng::new(seed);
     let (mut kills, mut runs) = (0, 1);
-    while kills < 32 && runs < 80 {
-        if runs % 3 == 0 {
+    while kills < 32 && runs < 90 {
+        if runs % 2 == 0 {
             add(1);
         }
+        let window = shortest.as_millis() as u64;
+        // One run in six is let finish (and makes progress); the others are killed.
+        let kill_at = (rng.below(6) != 0).then(|| window / 5 + rng.below(window));
+        let started = Instant::now();
         let mut child = spawn_run(cfg, d, &log, &[]);
         runs += 1;
-        let wait = span.as_millis() as u64 / 4 + rng.below(span.as_millis() as u64);
-        std::thread::sleep(Duration::from_millis(wait));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            kills += 1;
-        } else {
-            let code = child.wait().unwrap().code();
-            assert!(
-                matches!(code, Some(0 | 5)),
-                "a run that was not killed failed ({code:?}):\n{}",
-                std::fs::read_to_string(&log).unwrap()
-            );
+        if let Some(ms) = kill_at {
+            std::thread::sleep(Duration::from_millis(ms));
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                kills += 1;
+                continue;
+            }
         }
+        let code = child.wait().unwrap().code();
+        shortest = shortest.min(started.elapsed());
+        assert!(
+            matches!(code, Some(0 | 5)),
+            "a run that was not killed failed ({code:?}):\n{}",
+            std::fs::read_to_string(&log).unwrap()
+        );
     }
     add(files.len());
     (kills, runs)
