@@ -285,7 +285,7 @@ pub async fn watch<F: std::future::Future>(
 
 /// `4s`, `1.5s`, `250ms`.
 fn seconds(d: Duration) -> String {
-    if d.as_millis() % 1000 == 0 {
+    if d.as_millis().is_multiple_of(1000) {
         format!("{}s", d.as_secs())
     } else if d >= Duration::from_secs(1) {
         format!("{:.1}s", d.as_secs_f64())
