@@ -21,7 +21,6 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 
-use crate::table::store::MemoryBudget;
 use crate::aws::load_context;
 use crate::event::Event;
 use crate::findings::Finding;
@@ -31,6 +30,7 @@ use crate::sinks::{Evidence, ExportContext, RetryPolicy, Sink, Tracker};
 use crate::sources::lookup::{self, LookupPlan};
 use crate::sources::s3::{self, ObjectFilter, ObjectRef};
 use crate::sources::{Input, Spec, local};
+use crate::table::store::MemoryBudget;
 use crate::timefmt::parse_relative;
 use config::JobConfig;
 use state::{Open, Progress, State};

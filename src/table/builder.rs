@@ -122,9 +122,9 @@ fn append(blocks: &mut Vec<Vec<u8>>, bytes: &[u8]) -> View {
         .last()
         .is_some_and(|b| b.capacity() - b.len() >= bytes.len());
     if !fits {
-        let next = blocks
-            .last()
-            .map_or(FIRST_BLOCK_BYTES, |b| (b.capacity() * 2).min(MAX_BLOCK_BYTES));
+        let next = blocks.last().map_or(FIRST_BLOCK_BYTES, |b| {
+            (b.capacity() * 2).min(MAX_BLOCK_BYTES)
+        });
         blocks.push(Vec::with_capacity(next.max(bytes.len())));
     }
     let idx = blocks.len() - 1;
