@@ -1,5 +1,6 @@
 //! The integration tests: one binary (as ripgrep does), one module per area; `common` holds
-//! the helpers and the in-process servers (S3, LookupEvents, STS, SIEM stand-ins) they start.
+//! the helpers, the in-process servers (S3, LookupEvents, STS, SIEM stand-ins) they start,
+//! and the real SIEM receivers (`common::real`) installed by `.ci/receivers.sh`.
 
 mod aws_auth;
 mod aws_errors;
@@ -10,9 +11,11 @@ mod deploy;
 mod engine;
 mod forensics;
 mod job;
+mod job_kills;
 mod lookup_source;
 mod s3_source;
 mod sample_logs;
 mod secrets;
 mod siem_export;
 mod siem_job;
+mod siem_receivers;
