@@ -129,7 +129,13 @@ mod tests {
 
     #[tokio::test]
     async fn good_credentials_are_kept_until_close_to_expiry() {
-        let soon = Credentials::new("AKIDEXAMPLE00000000A", "s", None, Some(SystemTime::now()), "t");
+        let soon = Credentials::new(
+            "AKIDEXAMPLE00000000A",
+            "s",
+            None,
+            Some(SystemTime::now()),
+            "t",
+        );
         assert!(expiring(&soon));
         let later = Credentials::new(
             "AKIDEXAMPLE00000000A",
@@ -140,6 +146,9 @@ mod tests {
         );
         assert!(!expiring(&later));
         let p = SingleFlight::new(SharedCredentialsProvider::new(later.clone()));
-        assert_eq!(p.provide_credentials().await.unwrap().access_key_id(), later.access_key_id());
+        assert_eq!(
+            p.provide_credentials().await.unwrap().access_key_id(),
+            later.access_key_id()
+        );
     }
 }

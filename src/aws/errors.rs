@@ -485,7 +485,6 @@ pub fn credentials_cause(c: &CredentialsError) -> String {
     }
 }
 
-
 /// The Display text of the innermost error in the chain.
 fn innermost(err: &(dyn Error + 'static)) -> String {
     let mut cur = err;

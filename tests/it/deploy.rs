@@ -138,13 +138,11 @@ fn map_reduce_equals_one_run(example: &str, index_var: &str) {
 }
 
 #[test]
-#[ignore = "needs `--shard K/N` and Parquet input (the engine branch); run with --ignored once merged"]
 fn aws_batch_array_map_and_reduce_scripts_find_what_one_run_finds() {
     map_reduce_equals_one_run("batch", "AWS_BATCH_JOB_ARRAY_INDEX");
 }
 
 #[test]
-#[ignore = "needs `--shard K/N` and Parquet input (the engine branch); run with --ignored once merged"]
 fn kubernetes_indexed_map_and_reduce_scripts_find_what_one_run_finds() {
     map_reduce_equals_one_run("kubernetes", "JOB_COMPLETION_INDEX");
 }
