@@ -157,10 +157,14 @@ impl fmt::Display for AwsCallError {
                 "AWS rejected the credentials for {what}: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN or the profile; in an opt-in region, check it is enabled for the account"
             )?,
             ErrorKind::NoCredentials => {
-                return write!(
+                write!(
                     f,
                     "no AWS credentials found: use --profile NAME (or AWS_PROFILE), set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where an instance, task or web-identity role is available; `keytrail doctor` checks the set-up"
-                );
+                )?;
+                if !self.detail.is_empty() {
+                    write!(f, " (last tried: {})", self.detail)?;
+                }
+                return Ok(());
             }
             ErrorKind::CredentialsFailed => {
                 return write!(
@@ -435,6 +439,11 @@ where
         if let Some(c) = e.downcast_ref::<CredentialsError>() {
             return match c {
                 CredentialsError::CredentialsNotLoaded(_) => (ErrorKind::NoCredentials, None),
+                // The chain ends with the instance role: IMDS refusing or absent means no
+                // provider had credentials, not that a configured one broke.
+                other if is_imds_refusal(other) => {
+                    (ErrorKind::NoCredentials, Some(credentials_cause(other)))
+                }
                 other => (ErrorKind::CredentialsFailed, Some(credentials_cause(other))),
             };
         }
@@ -458,6 +467,13 @@ where
         SdkError::DispatchFailure(d) if d.is_io() => (ErrorKind::Connection, Some(innermost(err))),
         _ => (ErrorKind::Other, None),
     }
+}
+
+/// True when the error is the instance metadata service (the chain's last provider)
+/// refusing or disabled, which is how "no credentials anywhere" ends on many hosts.
+fn is_imds_refusal(c: &CredentialsError) -> bool {
+    let text = credentials_cause(c).to_ascii_lowercase();
+    text.contains("imds is disabled") || text.contains("imds") && text.contains("forbidden")
 }
 
 /// What went wrong inside a credentials provider, in the words of its innermost cause (an
@@ -600,6 +616,16 @@ fn mask_word(word: &str) -> String {
     {
         return "***".to_string();
     }
+    // `Credential=AKIA.../20261130/us-east-1/s3`: the parts of a pair or a path, one by one.
+    if let Some((k, v)) = word
+        .split_once('=')
+        .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+    {
+        return format!("{k}={}", mask_word(v));
+    }
+    if word.contains('/') {
+        return word.split('/').map(mask_word).collect::<Vec<_>>().join("/");
+    }
     word.to_string()
 }
 
@@ -638,6 +664,16 @@ mod tests {
         assert!(!m.contains("AKIAIOSFODNN7EXAMPLE"), "{m}");
         assert!(m.contains("AKIA…MPLE"), "{m}");
         assert!(m.contains("connection refused (os error 111)"), "{m}");
+    }
+
+    #[test]
+    fn an_instance_metadata_service_that_refuses_means_no_credentials_not_a_broken_provider() {
+        let imds = CredentialsError::provider_error(
+            "request forbidden: IMDS is disabled or the caller has insufficient permissions",
+        );
+        assert!(is_imds_refusal(&imds));
+        let sts = CredentialsError::provider_error("AccessDenied: not authorized");
+        assert!(!is_imds_refusal(&sts));
     }
 
     #[test]
