@@ -56,7 +56,11 @@ where
     let started = Instant::now();
     let mut attempt = 0;
     loop {
-        if let Some(earlier) = ctx.down.get(&call.endpoint) {
+        if let Some(mut earlier) = ctx.down.get(&call.endpoint) {
+            // The same failure, told about this call (another service may share the host).
+            earlier.site = call.site.clone();
+            earlier.endpoint = call.endpoint.clone();
+            earlier.attempts = 0;
             return Err(earlier);
         }
         attempt += 1;

@@ -257,3 +257,68 @@ async fn verbose_adds_the_sdk_text_without_secrets() {
         assert!(!err.contains(SECRET) && !err.contains(TOKEN), "{err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_names_each_input_s_own_call_when_a_shared_endpoint_refuses() {
+    let port = closed_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let ep = [("AWS_ENDPOINT_URL", url.as_str())];
+    let expect = |err: &str| {
+        let s3 = lines_about(err, "s3://trail/");
+        assert_eq!(s3.len(), 1, "{err}");
+        assert!(
+            s3[0].ends_with(&format!(
+                "skipped: 127.0.0.1:{port} refused the connection for s3:ListBucket on arn:aws:s3:::trail: nothing listens there; start the server or fix the endpoint override (--endpoint-url, AWS_ENDPOINT_URL*)"
+            )),
+            "{err}"
+        );
+        let lookup = lines_about(err, "lookup:us-west-2/EventSource=bedrock.amazonaws.com");
+        assert_eq!(lookup.len(), 1, "{err}");
+        assert!(
+            lookup[0].ends_with(&format!(
+                "skipped: 127.0.0.1:{port} refused the connection for cloudtrail:LookupEvents on CloudTrail in us-west-2: nothing listens there; start the server or fix the endpoint override (--endpoint-url, AWS_ENDPOINT_URL*)"
+            )),
+            "the lookup input is told about its own call: {err}"
+        );
+        assert!(!err.contains("trying again"), "{err}");
+        assert_clean(err);
+    };
+    let inputs = ["s3://trail", "lookup:us-west-2", "--force-path-style"];
+    for cmd in [
+        vec!["scan"],
+        vec!["events"],
+        vec!["keys"],
+        vec!["investigate", "--access-key-id", "AKIAIOSFODNN7EXAMPLE"],
+    ] {
+        let args: Vec<&str> = cmd.iter().copied().chain(inputs).collect();
+        let out = run_isolated(&args, &env(&ep)).await;
+        let err = stderr(&out);
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: nothing was read: {err}"
+        );
+        expect(&err);
+    }
+
+    // The scheduled job: the same lines, one per input.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("keytrail.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "inputs = [\"s3://trail\", \"lookup:us-west-2\"]\nstate = \"{}\"\n[aws]\nforce_path_style = true\n[[sink]]\nkind = \"ndjson\"\npath = \"{}\"\n",
+            dir.path().join("state.sqlite").display(),
+            dir.path().join("findings.ndjson").display()
+        ),
+    )
+    .unwrap();
+    let out = run_isolated(
+        &["run", "--config", config.to_str().unwrap(), "--init"],
+        &env(&ep),
+    )
+    .await;
+    let err = stderr(&out);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    expect(&err);
+}
