@@ -32,6 +32,8 @@
 #   --no-chdb        skip chDB;  --no-s3  skip the S3 scans;  --no-lookup  skip LookupEvents
 #   --perf CORPUS    also record `perf record -g` of keytrail scan on CORPUS (a name from the
 #                    table, e.g. sparse-1m or dense-1m) and print `perf report --stdio` top lines
+#   --profile NAME   the cargo profile to build and time (profiling; `dev` to check the
+#                    script's mechanics quickly on small corpora: its numbers mean nothing)
 #   --label TEXT     a label for the results (e.g. "before: main e3c02bd")
 #   --results FILE   where the results go (default $KEYTRAIL_BENCH_TMP/kt-bench-results.txt)
 #
@@ -66,7 +68,7 @@ RESULTS=""
 CHDB_VERSION="4.4.0"
 PROFILE="profiling"
 
-usage() { sed -n '2,48p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,52p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     arg="$1"; val=""
@@ -74,7 +76,7 @@ while [ $# -gt 0 ]; do
         --*=*) val="${arg#*=}"; arg="${arg%%=*}" ;;
     esac
     case "$arg" in
-        --sparse|--dense|--seed|--runs|--dense-runs|--threads|--perf|--label|--results)
+        --sparse|--dense|--seed|--runs|--dense-runs|--threads|--perf|--label|--results|--profile)
             if [ -z "$val" ]; then
                 [ $# -ge 2 ] || { echo "run.sh: $arg needs a value (try --help)" >&2; exit 2; }
                 val="$2"; shift
@@ -89,6 +91,7 @@ while [ $# -gt 0 ]; do
                 --perf) PERF="$val" ;;
                 --label) LABEL="$val" ;;
                 --results) RESULTS="$val" ;;
+                --profile) PROFILE="$val" ;;
             esac
             shift ;;
         --no-build) BUILD=0; shift ;;
@@ -110,7 +113,7 @@ case "$DENSE" in *[!0-9,]*) echo "run.sh: --dense takes sizes such as 1000000,30
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH="$REPO/benches"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/keytrail/target}"
-BUILT="$CARGO_TARGET_DIR/$PROFILE"
+case "$PROFILE" in dev|test) BUILT="$CARGO_TARGET_DIR/debug" ;; *) BUILT="$CARGO_TARGET_DIR/$PROFILE" ;; esac
 BIN="${KEYTRAIL_BIN:-$BUILT/keytrail}"
 CORPORA="${KEYTRAIL_BENCH_DIR:-$HOME/.cache/keytrail/bench-corpus}"
 OUT="${KEYTRAIL_BENCH_TMP:-/tmp}"
@@ -337,7 +340,7 @@ measure() {
 export RAYON_NUM_THREADS="$THREADS" POLARS_MAX_THREADS="$THREADS"
 
 declare -A R_FLOOR R_FLOOR_KB R_SCAN R_SCAN_KB R_SCAN_KILL R_EVT R_EVT_KB R_EVT_KILL R_CH R_CH_KB R_CH_KILL
-declare -A M_EVENTS M_REL M_FILES M_RAW M_GZ
+declare -A M_EVENTS M_REL M_FILES M_RAW M_GZ L_LOAD
 CHECKS=()   # lines for the checks section
 
 # scan_summary FILE: "events_read events_kept findings" of a scan --format json report
@@ -365,6 +368,7 @@ for c in "${CORPUS_NAMES[@]}"; do
     printf '%s: %s events, %s Bedrock-relevant, %s files, %.0f MB JSON, %.0f MB gzipped\n' "$c" \
         "${M_EVENTS[$c]}" "${M_REL[$c]}" "${M_FILES[$c]}" "$(div "${M_RAW[$c]}" 1e6)" "$(div "${M_GZ[$c]}" 1e6)"
     runs="$RUNS"; [ "${C_MIX[$c]}" = "bearer" ] && runs="$DENSE_RUNS"
+    L_LOAD[$c]="$(cut -d' ' -f1-3 /proc/loadavg)"
     logs="$d/AWSLogs"
 
     say "$c: warming the page cache"
@@ -526,8 +530,8 @@ if [ -n "$PERF" ]; then
     say "perf record -g: keytrail scan on $PERF -> $pdata"
     if perf record -g -F 999 -o "$pdata" -- "$BIN" scan "${C_DIR[$PERF]}/AWSLogs" --quiet --format json \
             --output "$OUT/kt-scan-perf-$PERF.json" 2> "$OUT/kt-perf-record.log"; then
-        PERF_LINES="$(perf report -i "$pdata" --stdio --no-children --sort dso,symbol --percent-limit 1 2>/dev/null \
-            | grep -v '^#' | grep -v '^$' | grep -v '^ *|' | grep -v -- '---' | head -n 30)"
+        PERF_LINES="$(perf report -i "$pdata" --stdio --no-children -g none --sort dso,sym --percent-limit 1 2>/dev/null \
+            | grep -v '^#' | grep -v '^[[:space:]]*$' | sed 's/[[:space:]]*$//' | head -n 30)"
     else
         PERF_LINES="perf record failed: $(tail -n 3 "$OUT/kt-perf-record.log")"; STATUS=1
     fi
@@ -550,7 +554,10 @@ report() {
     echo "keytrail benchmark, $(date -u +%Y-%m-%dT%H:%MZ)${LABEL:+: $LABEL}"
     echo "binary: $("$BIN" --version 2>&1 | head -n 1), sha256 $(sha256sum "$BIN" | cut -c1-12); script at $commit${dirty:+ (modified tree)}"
     echo "rules run by scan: $("$BIN" rules list 2>/dev/null | grep -c 'built-in:' || true) built-in (keytrail rules list)"
-    echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), $((MEM_KB / 1024 / 1024)) GB RAM; load average at start $LOADAVG; $THREADS threads for every tool; RSS cap $RSS_CAP_MB MB"
+    echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), $((MEM_KB / 1024 / 1024)) GB RAM; $THREADS threads for every tool; RSS cap $RSS_CAP_MB MB"
+    local lc loads=""
+    for lc in "${CORPUS_NAMES[@]}"; do loads="$loads; $lc ${L_LOAD[$lc]:-?}"; done
+    echo "load averages (1, 5, 15 min; the machine may be shared: a high load slows every column): at start $LOADAVG$loads; at the end $(cut -d' ' -f1-3 /proc/loadavg)"
     echo
     printf '%-11s %11s %10s | %-17s | %-21s | %-21s | %-21s | %10s %10s %12s\n' \
         corpus events relevant "inflate floor" "keytrail scan" "keytrail events" "chDB" "scan/floor" "chDB/scan" "scan MB/1M ev"
