@@ -2,7 +2,7 @@
 //! broken connections) are tried again with exponential backoff; permanent ones (a host
 //! name that does not resolve, a refusal from a literal address, other 4xx, credentials)
 //! end at once. While a wait runs past [`STATUS_AFTER`], a status line says what keytrail
-//! waits for. An endpoint found out of reach, or credentials that cannot be had, fail the
+//! waits for, and so does one while an attempt has had no answer for as long. An endpoint found out of reach, or credentials that cannot be had, fail the
 //! calls that follow at once with the same error. Every attempt is counted.
 
 use std::future::Future;
@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
 use super::AwsContext;
+use super::config::WAITING_LINE_EVERY;
 use super::errors::{AwsCallError, CallSite, Endpoint, ErrorKind, classify};
 
 /// Attempts for a call that keeps failing transiently (the AWS SDKs' standard mode makes 3).
@@ -66,7 +67,7 @@ where
         attempt += 1;
         ctx.calls.add();
         tally.attempts += 1;
-        let mut err = match op().await {
+        let mut err = match answer(ctx, call, op()).await {
             Ok(v) => return Ok(v),
             Err(e) => classify(&e, call.site.clone(), &call.endpoint),
         };
@@ -95,6 +96,29 @@ where
             ));
         }
         tokio::time::sleep(delay).await;
+    }
+}
+
+/// Awaits one attempt; while no answer has come for [`STATUS_AFTER`], and every
+/// [`WAITING_LINE_EVERY`] after, a status line says what keytrail waits for.
+async fn answer<F: Future>(ctx: &AwsContext, call: &Call, attempt: F) -> F::Output {
+    let started = Instant::now();
+    let mut next = STATUS_AFTER;
+    tokio::pin!(attempt);
+    loop {
+        tokio::select! {
+            out = &mut attempt => return out,
+            _ = tokio::time::sleep_until((started + next).into()) => {
+                ctx.status.show_waiting(&format!(
+                    "{}: waiting for {} to answer {} ({} s so far)",
+                    call.label,
+                    call.endpoint.describe(),
+                    call.site.permission,
+                    started.elapsed().as_secs()
+                ));
+                next += WAITING_LINE_EVERY;
+            }
+        }
     }
 }
 

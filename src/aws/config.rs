@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -29,17 +29,40 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Where status lines go (what keytrail is waiting for, and why): stderr by default; a
 /// command drawing a progress bar prints them around it.
 #[derive(Clone)]
-pub struct Status(Arc<dyn Fn(&str) + Send + Sync>);
+pub struct Status {
+    show: Arc<dyn Fn(&str) + Send + Sync>,
+    /// When the last "still waiting for an answer" line was shown (one for all calls).
+    last_waiting: Arc<Mutex<Option<Instant>>>,
+}
+
+/// At most one "still waiting" line this often, however many calls wait together.
+pub const WAITING_LINE_EVERY: Duration = Duration::from_secs(5);
 
 impl Status {
     /// Status lines handed to `f`.
     pub fn new(f: impl Fn(&str) + Send + Sync + 'static) -> Self {
-        Status(Arc::new(f))
+        Status {
+            show: Arc::new(f),
+            last_waiting: Arc::default(),
+        }
     }
 
     /// Shows one status line.
     pub fn show(&self, line: &str) {
-        (self.0)(line)
+        (self.show)(line)
+    }
+
+    /// Shows a "still waiting" line unless one was shown in the last [`WAITING_LINE_EVERY`]
+    /// (calls waiting together would otherwise repeat it).
+    pub fn show_waiting(&self, line: &str) {
+        {
+            let mut last = self.last_waiting.lock().expect("status lock");
+            if last.is_some_and(|t| t.elapsed() < WAITING_LINE_EVERY) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        self.show(line);
     }
 }
 

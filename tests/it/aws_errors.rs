@@ -322,3 +322,67 @@ async fn every_command_names_each_input_s_own_call_when_a_shared_endpoint_refuse
     assert_ne!(out.status.code(), Some(0), "{err}");
     expect(&err);
 }
+
+#[test]
+fn an_endpoint_that_accepts_but_never_answers_gets_a_waiting_status_line() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::sync::mpsc;
+
+    // Connections are accepted and held open; no byte is ever answered.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    let home = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(crate::common::keytrail_exe())
+        .args(["events", "lookup:us-west-2"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("AWS_CONFIG_FILE", home.path().join("no-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("no-credentials"),
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(env(&[("AWS_ENDPOINT_URL_CLOUDTRAIL", &url)]))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The status line comes after 2 s of silence; 40 s only bounds a broken build's wait.
+    let want = format!(
+        "keytrail: lookup:us-west-2: waiting for the endpoint {url} to answer cloudtrail:LookupEvents (2 s so far)"
+    );
+    let mut seen = Vec::new();
+    let found = loop {
+        match rx.recv_timeout(std::time::Duration::from_secs(40)) {
+            Ok(line) if line == want => break true,
+            Ok(line) => seen.push(line),
+            Err(_) => break false,
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(found, "no status line {want:?} in: {seen:#?}");
+    assert!(
+        seen.iter()
+            .all(|l| !l.contains(SECRET) && !l.contains(TOKEN))
+    );
+}
