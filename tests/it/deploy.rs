@@ -8,9 +8,30 @@ use std::process::Command;
 
 use crate::common::{finding_keys, keytrail, keytrail_exe, root, stderr, stdout};
 
-/// Runs python3 with `args` in the repository root.
+/// The first `python3` on PATH that has PyYAML (a virtualenv put first on PATH, such as the
+/// receivers' one, may lack it while the system's has it, as `.ci/run` installs it).
+fn python3_with_yaml() -> PathBuf {
+    static FOUND: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            std::env::split_paths(&path)
+                .map(|d| d.join("python3"))
+                .filter(|p| p.is_file())
+                .find(|p| {
+                    Command::new(p)
+                        .args(["-c", "import yaml"])
+                        .output()
+                        .is_ok_and(|o| o.status.success())
+                })
+                .unwrap_or_else(|| PathBuf::from("python3"))
+        })
+        .clone()
+}
+
+/// Runs python3 (one with PyYAML when there is one) with `args` in the repository root.
 fn python(args: &[&str]) -> std::process::Output {
-    Command::new("python3")
+    Command::new(python3_with_yaml())
         .args(args)
         .current_dir(root())
         .output()
