@@ -4,20 +4,24 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 
-use super::{Outcome, load, report_format};
+use super::{Outcome, load, screen};
 use crate::cli::{KeysArgs, ReportFormat};
 use crate::keys::inventory;
 use crate::output::{self, forensics};
 
 /// Reads the inputs and writes every key with its state and use.
 pub fn run(a: &KeysArgs, err: &mut dyn Write) -> Result<Outcome> {
-    let format = report_format(a.input.format)?;
-    let ingested = load(&a.input, err)?;
-    let inv = inventory::build(&ingested.table.to_events()?);
-    let mut w = output::open_output(a.input.output.as_deref()).context("opening output")?;
-    forensics::write_inventory(&mut *w, format, &inv, &ingested.summary)?;
+    let ingested = load(&a.input, a.out.quiet, err)?;
+    // The inventory needs only the events with a key activity.
+    let mut events = Vec::new();
+    for batch in ingested.table.batches() {
+        events.extend(batch?.into_iter().filter(|e| e.activity.is_some()));
+    }
+    let inv = inventory::build(&events);
+    let mut w = output::open_output(a.out.output.as_deref()).context("opening output")?;
+    forensics::write_inventory(&mut *w, a.format, &inv, &ingested.summary, &screen(&a.out))?;
     w.flush()?;
-    if format != ReportFormat::Table {
+    if a.format != ReportFormat::Table && !a.out.quiet {
         writeln!(err, "{}", output::summary_line(&ingested.summary))?;
     }
     Ok(Outcome {

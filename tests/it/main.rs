@@ -3,12 +3,19 @@
 
 mod aws_auth;
 mod bad_inputs;
+mod cli;
 mod common;
 mod datasets;
 mod forensics;
+mod html_report;
 mod job;
 mod lookup_source;
+mod nothing_read;
+mod packaging;
+mod report;
 mod s3_source;
 mod sample_logs;
+mod schemas;
 mod siem_export;
 mod siem_job;
+mod terminal;
