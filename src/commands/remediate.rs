@@ -93,7 +93,7 @@ fn signer_of(access_key_id: &str, events: &[Event]) -> Option<String> {
 pub fn run(a: &RemediateArgs, err: &mut dyn Write) -> Result<Outcome> {
     let now = chrono::Utc::now().timestamp_micros();
     let token = token_arg(a.key.token.as_deref(), a.key.token_file.as_deref())?;
-    let mut partial = false;
+    let partial;
     let plan: Plan = match (&token, &a.key.user, &a.key.access_key_id) {
         (Some(t), _, _) => match &t.decoded {
             Decoded::LongTerm(k) => {

@@ -230,11 +230,11 @@ fn long_term_table(keys: &[LongTermKey]) -> Grid {
             _ => Tone::Plain,
         };
         let mut row: Vec<Cell> = vec![
-            format!(
+            Cell::from(format!(
                 "{}\n{}",
                 k.credential_id.as_deref().unwrap_or("(id unknown)"),
                 k.user_name
-            ),
+            )),
             Cell::from(k.account_id.clone().unwrap_or_default()),
             Cell::from(match k.created_at {
                 Some(c) => format!(

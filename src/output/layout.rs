@@ -48,6 +48,8 @@ pub struct Grid {
     droppable: Vec<usize>,
     /// Said under a table that lost columns (where to find them).
     dropped_hint: String,
+    /// No borders: columns two spaces apart (short lists such as the rules that fired).
+    plain: bool,
 }
 
 /// What the layout chose.
@@ -95,6 +97,21 @@ impl Grid {
         self
     }
 
+    /// Lays the table out without borders, columns two spaces apart.
+    pub fn plain(&mut self) -> &mut Grid {
+        self.plain = true;
+        self
+    }
+
+    /// Columns taken by borders and padding around `n` columns.
+    fn frame(&self, n: usize) -> usize {
+        if self.plain {
+            2 * n.saturating_sub(1)
+        } else {
+            3 * n + 1
+        }
+    }
+
     /// The number of rows.
     pub fn len(&self) -> usize {
         self.rows.len()
@@ -111,20 +128,31 @@ impl Grid {
     pub fn layout(&self, width: usize) -> Layout {
         let all: Vec<usize> = (0..self.header.len()).collect();
         if !self.droppable.is_empty() {
+            let fits = |cols: &[usize]| {
+                cols.iter().map(|&c| self.longest_line(c)).sum::<usize>() + self.frame(cols.len())
+                    <= width
+            };
             let mut columns = all.clone();
-            let mut drops = self.droppable.iter();
-            loop {
-                let natural: Vec<usize> = columns.iter().map(|&c| self.longest_line(c)).collect();
-                if natural.iter().sum::<usize>() + 3 * columns.len() + 1 <= width {
-                    return Layout::Table {
-                        columns,
-                        widths: natural,
-                    };
+            let mut dropped = Vec::new();
+            for &d in &self.droppable {
+                if fits(&columns) || columns.len() == 1 {
+                    break;
                 }
-                match drops.next() {
-                    Some(d) if columns.len() > 1 => columns.retain(|c| c != d),
-                    _ => break,
+                columns.retain(|c| *c != d);
+                dropped.push(d);
+            }
+            if fits(&columns) {
+                // Take back what still fits, the last dropped (most wanted) first.
+                for &d in dropped.iter().rev() {
+                    let mut with: Vec<usize> = columns.clone();
+                    with.push(d);
+                    with.sort_unstable();
+                    if fits(&with) {
+                        columns = with;
+                    }
                 }
+                let widths = columns.iter().map(|&c| self.longest_line(c)).collect();
+                return Layout::Table { columns, widths };
             }
         }
         let mut columns = all;
@@ -144,7 +172,7 @@ impl Grid {
     fn fit(&self, columns: &[usize], width: usize) -> Option<Vec<usize>> {
         let min: Vec<usize> = columns.iter().map(|&c| self.longest_word(c)).collect();
         let natural: Vec<usize> = columns.iter().map(|&c| self.longest_line(c)).collect();
-        let frame = 3 * columns.len() + 1;
+        let frame = self.frame(columns.len());
         let room = width.checked_sub(frame)?;
         let need: usize = min.iter().sum();
         if need > room {
@@ -212,7 +240,9 @@ impl Grid {
                         left.join(", "),
                         self.dropped_hint
                     );
-                    writeln!(w, "{}", Tone::Dim.paint(&note, screen.color))?;
+                    for line in wrap(&note, screen.width) {
+                        writeln!(w, "{}", Tone::Dim.paint(&line, screen.color))?;
+                    }
                 }
                 Ok(())
             }
@@ -244,21 +274,30 @@ impl Grid {
             })
             .collect();
         let tall = wrapped.iter().any(|r| r.iter().any(|c| c.len() > 1));
-        writeln!(w, "{}", border("┌", "─", "┬", "┐"))?;
         let head: Vec<Vec<String>> = columns
             .iter()
             .zip(widths)
             .map(|(&c, &n)| wrap(&self.header[c], n))
             .collect();
-        let tones = vec![Tone::Bold; columns.len()];
-        write_lines(w, &head, widths, &tones, color)?;
+        let bold = vec![Tone::Bold; columns.len()];
+        if self.plain {
+            write_lines(w, &head, widths, &bold, color, None)?;
+            for (row, cells) in self.rows.iter().zip(&wrapped) {
+                let tones: Vec<Tone> = columns.iter().map(|&c| row[c].tone).collect();
+                write_lines(w, cells, widths, &tones, color, None)?;
+            }
+            return Ok(());
+        }
+        let bars = Some(('│', '┆'));
+        writeln!(w, "{}", border("┌", "─", "┬", "┐"))?;
+        write_lines(w, &head, widths, &bold, color, bars)?;
         writeln!(w, "{}", border("╞", "═", "╪", "╡"))?;
         for (i, (row, cells)) in self.rows.iter().zip(&wrapped).enumerate() {
             if i > 0 && tall {
                 writeln!(w, "{}", border("├", "╌", "┼", "┤"))?;
             }
             let tones: Vec<Tone> = columns.iter().map(|&c| row[c].tone).collect();
-            write_lines(w, cells, widths, &tones, color)?;
+            write_lines(w, cells, widths, &tones, color, bars)?;
         }
         writeln!(w, "{}", border("└", "─", "┴", "┘"))
     }
@@ -320,27 +359,46 @@ impl Grid {
     }
 }
 
-/// Writes the lines of one table row, padding each cell to its width.
+/// Writes the lines of one table row, padding each cell to its width; `bars` are the
+/// outer and inner borders (None: columns two spaces apart, no trailing spaces).
 fn write_lines(
     w: &mut dyn Write,
     cells: &[Vec<String>],
     widths: &[usize],
     tones: &[Tone],
     color: bool,
+    bars: Option<(char, char)>,
 ) -> io::Result<()> {
     let height = cells.iter().map(Vec::len).max().unwrap_or(1).max(1);
     for line in 0..height {
-        let mut s = String::from("│");
+        let mut s = String::new();
+        if let Some((outer, _)) = bars {
+            s.push(outer);
+        }
         for (i, (c, n)) in cells.iter().zip(widths).enumerate() {
             let text = c.get(line).map(String::as_str).unwrap_or("");
             let pad = n.saturating_sub(text_width(text));
-            s.push(' ');
-            s.push_str(&tones[i].paint(text, color));
-            s.push_str(&" ".repeat(pad));
-            s.push(' ');
-            s.push(if i + 1 == cells.len() { '│' } else { '┆' });
+            let last = i + 1 == cells.len();
+            match bars {
+                Some((outer, inner)) => {
+                    s.push(' ');
+                    s.push_str(&tones[i].paint(text, color));
+                    s.push_str(&" ".repeat(pad));
+                    s.push(' ');
+                    s.push(if last { outer } else { inner });
+                }
+                None => {
+                    if i > 0 {
+                        s.push_str("  ");
+                    }
+                    s.push_str(&tones[i].paint(text, color));
+                    if !last {
+                        s.push_str(&" ".repeat(pad));
+                    }
+                }
+            }
         }
-        writeln!(w, "{s}")?;
+        writeln!(w, "{}", if bars.is_none() { s.trim_end() } else { &s })?;
     }
     Ok(())
 }

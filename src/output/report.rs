@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use serde_json::Value as Json;
 
-use super::layout::{Cell, Grid};
+use super::layout::{Cell, Grid, wrap};
 use super::summary::write_summary;
 use super::term::{Screen, Tone};
 use super::values::cell_text;
@@ -137,7 +137,8 @@ pub fn write_scan_table(
     let groups = group_by_rule(findings, times);
     if !groups.is_empty() {
         writeln!(w)?;
-        let mut g = Grid::new(["severity", "rule", "findings", "title"]);
+        let mut g = Grid::new(["severity", "count", "rule", "title"]);
+        g.plain();
         for r in &groups {
             g.titled_row(
                 Cell::new(
@@ -146,8 +147,8 @@ pub fn write_scan_table(
                 ),
                 [
                     Cell::new(severity_tag(r.severity), Tone::Severity(r.severity)),
-                    Cell::from(r.rule_id),
                     Cell::from(r.findings.len().to_string()),
+                    Cell::from(r.rule_id),
                     Cell::from(r.title),
                 ],
             );
@@ -164,15 +165,24 @@ pub fn write_scan_table(
 
 /// One rule's section: a heading, then its findings as a table or as records.
 fn write_group(w: &mut dyn Write, r: &RuleGroup, screen: &Screen) -> io::Result<()> {
-    let tag =
-        Tone::Severity(r.severity).paint(&format!("[{}]", severity_tag(r.severity)), screen.color);
-    writeln!(
-        w,
+    let tag = format!("[{}]", severity_tag(r.severity));
+    let heading = format!(
         "{tag} {} ({}): {}",
-        Tone::Bold.paint(r.title, screen.color),
+        r.title,
         r.rule_id,
         plural(r.findings.len(), "finding")
-    )?;
+    );
+    for (i, line) in wrap(&heading, screen.width).iter().enumerate() {
+        match line.strip_prefix(&tag) {
+            Some(rest) if i == 0 => writeln!(
+                w,
+                "{}{}",
+                Tone::Severity(r.severity).paint(&tag, screen.color),
+                Tone::Bold.paint(rest, screen.color)
+            )?,
+            _ => writeln!(w, "{}", Tone::Bold.paint(line, screen.color))?,
+        }
+    }
     let columns = columns(&r.findings);
     let mut header: Vec<String> = columns.clone();
     header.push("evidence".into());
