@@ -81,7 +81,7 @@ pub enum NothingRead {
     #[error("nothing was read from {inputs}: no input to read{why}")]
     NoInputs { inputs: String, why: String },
     #[error(
-        "nothing could be read: {failed} (see the reasons above); fix them (credentials, network, paths) and run again"
+        "nothing could be read: {failed} (the reasons are above); fix what they name (credentials, network, paths, files) and run again"
     )]
     AllFailed { failed: String },
 }
@@ -98,14 +98,10 @@ pub fn ensure_read(ingested: &Ingested, paths: &[String]) -> Result<(), NothingR
         });
     }
     if s.events_read == 0 && s.inputs_skipped.len() as u64 >= s.inputs_read {
-        let first = &s.inputs_skipped[0];
         let failed = if s.inputs_read == 1 {
-            format!("{} failed: {}", first.input, first.reason)
+            format!("the one input, {}, failed", s.inputs_skipped[0].input)
         } else {
-            format!(
-                "all {} inputs failed (the first, {}: {})",
-                s.inputs_read, first.input, first.reason
-            )
+            format!("all {} inputs failed", s.inputs_read)
         };
         return Err(NothingRead::AllFailed { failed });
     }

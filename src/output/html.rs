@@ -209,7 +209,8 @@ h3{font-size:15px;margin:18px 0 2px;overflow-wrap:anywhere}
 .low{background:#0969da;color:#fff}.info{background:#6e7781;color:#fff}.zero{background:#f6f8fa;color:#57606a}
 table{border-collapse:collapse;width:100%;margin:6px 0 12px;font-size:13px}
 th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f6f8fa}td{word-break:normal;overflow-wrap:anywhere}
+th{background:#f6f8fa}td{word-break:normal;overflow-wrap:normal}
+.scroll{overflow-x:auto}
 td.num{text-align:right}
 details{margin:10px 0;border:1px solid #d0d7de;border-radius:6px;padding:6px 10px}
 summary{cursor:pointer;font-weight:600}
@@ -292,7 +293,7 @@ fn rule_section(h: &mut String, sev: Severity, rule_id: &str, title: &str, findi
             }
         }
     }
-    h.push_str("<table><thead><tr>");
+    h.push_str("<div class=\"scroll\"><table><thead><tr>");
     for c in &cols {
         let _ = write!(h, "<th>{}</th>", esc(c));
     }
@@ -322,7 +323,7 @@ fn rule_section(h: &mut String, sev: Severity, rule_id: &str, title: &str, findi
                 .join("<br>")
         );
     }
-    h.push_str("</tbody></table></details>\n");
+    h.push_str("</tbody></table></div></details>\n");
 }
 
 /// The per-key plots.
@@ -372,7 +373,12 @@ fn plot(h: &mut String, t: &KeyTimeline) {
         t1 += 1_800_000_000;
     }
     let pad = (t1 - t0) / 50;
-    let (t0, t1) = (t0 - pad, t1 + pad);
+    // Whole minutes at both ends, so the axis reads cleanly.
+    const MINUTE: i64 = 60_000_000;
+    let (t0, t1) = (
+        (t0 - pad).div_euclid(MINUTE) * MINUTE,
+        (t1 + pad).div_euclid(MINUTE) * MINUTE + MINUTE,
+    );
     let plot_w = W - LEFT - RIGHT;
     let x = |t: i64| LEFT + plot_w * ((t - t0) as f64 / (t1 - t0) as f64);
     let mid = TOP + (H - TOP - BOTTOM) / 2.0;

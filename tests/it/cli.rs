@@ -20,12 +20,12 @@ const COMMANDS: &[&str] = &[
     "man",
 ];
 
-/// `keytrail CMD --help`.
+/// `keytrail CMD -h` (the short help: one line per flag).
 fn help(cmd: &str) -> String {
     let mut args: Vec<&str> = cmd.split(' ').collect();
-    args.push("--help");
+    args.push("-h");
     let o = keytrail(&args);
-    assert_eq!(o.status.code(), Some(0), "{cmd} --help: {}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0), "{cmd} -h: {}", stderr(&o));
     stdout(&o)
 }
 
@@ -179,15 +179,15 @@ fn every_command_shows_examples() {
 
 #[test]
 fn remediate_says_table_and_still_accepts_text() {
-    let args = |f: &str| {
-        vec![
+    let args = |f: &'static str| {
+        [
             "remediate",
             "--user",
             "BedrockAPIKey-x7k2",
             "--credential-id",
             "ACCAEXAMPLE1234567890",
             "--format",
-            f.to_string().leak(),
+            f,
         ]
     };
     let t = keytrail(&args("table"));

@@ -130,16 +130,15 @@ pub fn strip_ansi(s: &str) -> String {
     let mut it = s.chars().peekable();
     while let Some(c) = it.next() {
         match c {
-            '\x1b' => match it.next() {
-                Some('[') => {
+            '\x1b' => {
+                if it.next() == Some('[') {
                     for d in it.by_ref() {
                         if ('@'..='~').contains(&d) {
                             break;
                         }
                     }
                 }
-                _ => {}
-            },
+            }
             '\r' => {}
             c => out.push(c),
         }
