@@ -93,7 +93,7 @@ fn shown(s: &Summary) -> Vec<(String, u64)> {
 
 /// The summary as a table, then one line per input skipped as bad.
 pub fn write_summary(w: &mut dyn Write, s: &Summary, screen: &Screen) -> io::Result<()> {
-    let mut g = Grid::new(["read and passed over", "count"]);
+    let mut g = Grid::new(["summary", "count"]);
     g.plain();
     for (k, v) in shown(s) {
         let tone = if k == "inputs_skipped" {
