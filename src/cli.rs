@@ -593,6 +593,10 @@ pub struct RunArgs {
     /// Read and detect, print the findings each sink would get, deliver and commit nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// This is the first run: create the state (a missing or empty one is an error otherwise);
+    /// a damaged state is kept aside and a new one started.
+    #[arg(long)]
+    pub init: bool,
 }
 
 #[derive(Debug, Subcommand)]

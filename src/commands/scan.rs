@@ -186,7 +186,8 @@ pub fn run(a: &ScanArgs, err: &mut dyn Write) -> Result<Outcome> {
         )?;
     }
     if let Some(sink) = &sink {
-        let d = super::runtime()?.block_on(sink.send(&findings, &evidence));
+        let mut status = sinks::StatusLines { out: &mut *err };
+        let d = super::runtime()?.block_on(sink.send(&findings, &evidence, &mut status));
         delivery_failed = !report_delivery(err, sink.name(), &findings, &d)?;
     }
     Ok(Outcome {

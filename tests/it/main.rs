@@ -1,5 +1,6 @@
 //! The integration tests: one binary (as ripgrep does), one module per area; `common` holds
-//! the helpers and the in-process servers (S3, LookupEvents, STS, SIEM stand-ins) they start.
+//! the helpers, the in-process servers (S3, LookupEvents, STS, SIEM stand-ins) they start,
+//! and the real SIEM receivers (`common::real`) installed by `.ci/receivers.sh`.
 
 mod aws_auth;
 mod bad_inputs;
@@ -10,6 +11,7 @@ mod engine;
 mod forensics;
 mod html_report;
 mod job;
+mod job_kills;
 mod lookup_source;
 mod nothing_read;
 mod packaging;
@@ -20,4 +22,5 @@ mod schemas;
 mod secrets;
 mod siem_export;
 mod siem_job;
+mod siem_receivers;
 mod terminal;
