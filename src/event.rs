@@ -39,6 +39,11 @@ pub struct Event {
     pub credential_expiration: Option<i64>,
     pub policy_arn: Option<String>,
     pub policy_mentions_bearer: bool,
+    /// The policy text of a policy write (`requestParameters.policyDocument` or an SCP's
+    /// `content`), only for `*Policy*` events.
+    pub policy_document: Option<String>,
+    /// `requestParameters.roleName`.
+    pub target_role: Option<String>,
     pub activity: Option<&'static str>,
     pub key_kind: Option<&'static str>,
     pub key_basis: Option<&'static str>,
@@ -80,6 +85,8 @@ pub const COLUMNS: &[&str] = &[
     "credential_expiration",
     "policy_arn",
     "policy_mentions_bearer",
+    "policy_document",
+    "target_role",
     "activity",
     "key_kind",
     "key_basis",
