@@ -127,6 +127,10 @@ pub struct ScanArgs {
     /// Exit with 1 when a finding at or above this severity exists.
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<Severity>,
+    /// Set a rule parameter, e.g. key_invocation_spike.threshold=500 (repeatable; `keytrail
+    /// rules list` shows every parameter and its default).
+    #[arg(long = "set", value_name = "RULE.PARAM=VALUE")]
+    pub set: Vec<String>,
     #[command(flatten)]
     pub export: ExportArgs,
 }
@@ -290,6 +294,9 @@ pub struct InvestigateArgs {
     /// Also run the rules in DIR.
     #[arg(long, value_name = "DIR")]
     pub queries: Vec<PathBuf>,
+    /// Set a rule parameter, e.g. key_multi_region.window=1h (repeatable).
+    #[arg(long = "set", value_name = "RULE.PARAM=VALUE")]
+    pub set: Vec<String>,
 }
 
 /// The key to revoke: a token, or what is known of it.
@@ -367,9 +374,16 @@ pub enum RulesCommand {
         #[arg(long, value_name = "DIR")]
         queries: Vec<PathBuf>,
     },
-    /// Check rule files: header, SQL, known columns, evidence column. Default: built-in rules.
+    /// Check rule files: header, parameters, SQL, known columns, evidence column. Default:
+    /// built-in rules.
     Lint {
         /// Directory of *.sql rule files.
+        dir: Option<PathBuf>,
+    },
+    /// Run rules against their test cases (RULE.test.json beside each RULE.sql). Default:
+    /// built-in rules.
+    Test {
+        /// Directory of *.sql rule files and their *.test.json cases.
         dir: Option<PathBuf>,
     },
 }

@@ -17,7 +17,7 @@ use super::{Outcome, load};
 use crate::cli::{ExportArgs, ExportFormat, ScanArgs};
 use crate::findings::Finding;
 use crate::output::{self, Format};
-use crate::rules::{self, Rule, engine};
+use crate::rules::{self, CompiledRule, engine};
 use crate::sinks::elastic::{ElasticAuth, ElasticConfig};
 use crate::sinks::file::FileFormat;
 use crate::sinks::hec::{self, HecConfig};
@@ -27,28 +27,10 @@ use crate::sinks::{self, Delivery, Evidence, ExportContext, RetryPolicy, SinkSpe
 /// Finding ids named per failed export at most.
 const NAMED_FAILURES: usize = 10;
 
-/// Collects the built-in rules and those in `--queries` dirs; a broken file is fatal.
-pub fn collect_rules(dirs: &[std::path::PathBuf]) -> Result<Vec<Rule>> {
-    let mut all = rules::builtin_rules();
-    for d in dirs {
-        for (name, r) in
-            rules::load_dir(d).with_context(|| format!("reading rules from {}", d.display()))?
-        {
-            match r {
-                Ok(rule) => {
-                    if all.iter().any(|x| x.id == rule.id) {
-                        bail!(
-                            "{name}: rule id {:?} is already defined; ids must be unique",
-                            rule.id
-                        );
-                    }
-                    all.push(rule)
-                }
-                Err(e) => bail!("{name}: {e} (run `keytrail rules lint {}`)", d.display()),
-            }
-        }
-    }
-    Ok(all)
+/// Collects the built-in rules and those in `--queries` dirs, with the `--set` parameter
+/// values; a broken file or an unknown `--set` target is fatal.
+pub fn collect_rules(dirs: &[std::path::PathBuf], set: &[String]) -> Result<Vec<CompiledRule>> {
+    Ok(rules::collect(dirs, set)?)
 }
 
 /// Runs the scan, writes findings, and delivers them when `--export` asks.
@@ -56,7 +38,7 @@ pub fn run(a: &ScanArgs, err: &mut dyn Write) -> Result<Outcome> {
     if a.input.format == Format::Parquet {
         bail!(output::PARQUET_FINDINGS);
     }
-    let rules = collect_rules(&a.queries)?;
+    let rules = collect_rules(&a.queries, &a.set)?;
     let export = export_spec(&a.export, a.input.output.as_deref())?;
     let retry = RetryPolicy::from_settings(Some(a.export.retries), Some(&a.export.retry_delay))
         .map_err(anyhow::Error::msg)
