@@ -9,6 +9,7 @@
 //! delivery. A run killed at any point and started again re-reads what was not committed,
 //! finds the same findings and sends each sink only what it has not acknowledged.
 
+pub mod baseline;
 pub mod config;
 pub mod deliver;
 pub mod state;
@@ -85,7 +86,7 @@ pub fn run(cfg: &JobConfig, dry_run: bool) -> Result<RunReport> {
             "{p}: `keytrail run` reads s3:// and lookup: inputs; use `keytrail scan` for local files"
         );
     }
-    let rules = crate::commands::scan::collect_rules(&cfg.queries)?;
+    let rules = crate::commands::scan::collect_rules(&cfg.queries, &cfg.param_settings()?)?;
     let retry = RetryPolicy::from_settings(cfg.retries, cfg.retry_delay.as_deref())
         .map_err(anyhow::Error::msg)
         .context("`retry_delay`")?;
@@ -140,10 +141,8 @@ pub fn run(cfg: &JobConfig, dry_run: bool) -> Result<RunReport> {
         );
     }
 
-    let mut findings = Vec::new();
-    for rule in &rules {
-        findings.extend(engine::run_rule(rule, &ingested.table)?);
-    }
+    let baselines = baseline::load(state.connection(), &rules)?;
+    let mut findings = engine::run_rules(&rules, &ingested.table, &baselines)?;
     findings.retain(|f| cfg.min_severity.is_none_or(|m| f.severity >= m));
 
     let mut report = RunReport {
@@ -191,6 +190,8 @@ pub fn run(cfg: &JobConfig, dry_run: bool) -> Result<RunReport> {
         report.sinks.push(r);
     }
     if !dry_run {
+        let seen = engine::observe(&rules, &ingested.table)?;
+        baseline::fold(state.connection(), &rules, &seen, now)?;
         state.commit(
             &progress,
             now,

@@ -70,6 +70,11 @@ impl State {
         Ok(State { conn, path: p })
     }
 
+    /// The open database, for modules that keep their own tables in it (the baseline).
+    pub fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
     /// Wraps a database error with the path.
     fn err(&self, source: rusqlite::Error) -> StateError {
         StateError {
