@@ -8,6 +8,7 @@ mod datasets;
 mod forensics;
 mod job;
 mod lookup_source;
+mod rules;
 mod s3_source;
 mod sample_logs;
 mod siem_export;
