@@ -11,6 +11,7 @@
 //! finds the same findings and sends each sink only what it has not acknowledged: at most
 //! the batch in flight goes again (and a file sink cuts that batch off first).
 
+pub mod baseline;
 pub mod config;
 pub mod deliver;
 pub mod state;
@@ -106,7 +107,7 @@ pub fn run(cfg: &JobConfig, mode: RunMode, status: &mut dyn Write) -> Result<Run
             "`-` (standard input) is not a job input: name files, folders, s3:// or lookup: inputs"
         );
     }
-    let rules = crate::commands::scan::collect_rules(&cfg.queries)?;
+    let rules = crate::commands::scan::collect_rules(&cfg.queries, &cfg.param_settings()?)?;
     let retry = RetryPolicy::from_settings(cfg.retries, cfg.retry_delay.as_deref())
         .map_err(anyhow::Error::msg)
         .context("`retry_delay`")?;
@@ -184,10 +185,8 @@ pub fn run(cfg: &JobConfig, mode: RunMode, status: &mut dyn Write) -> Result<Run
         );
     }
 
-    let mut findings = Vec::new();
-    for rule in &rules {
-        findings.extend(engine::run_rule(rule, &ingested.table)?);
-    }
+    let baselines = baseline::load(state.connection(), &rules)?;
+    let mut findings = engine::run_rules(&rules, &ingested.table, &baselines)?;
     findings.retain(|f| cfg.min_severity.is_none_or(|m| f.severity >= m));
 
     let mut messages = std::mem::take(&mut state.notes);
@@ -243,6 +242,8 @@ pub fn run(cfg: &JobConfig, mode: RunMode, status: &mut dyn Write) -> Result<Run
         report.sinks.push(r);
     }
     if !dry_run {
+        let seen = engine::observe(&rules, &ingested.table)?;
+        baseline::fold(state.connection(), &rules, &seen, now)?;
         state.commit(
             &progress,
             now,

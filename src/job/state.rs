@@ -286,16 +286,14 @@ impl State {
         })
     }
 
-    /// The connection, for parts of the job that keep their own tables (created with
-    /// `CREATE TABLE IF NOT EXISTS` when they first need them, or appended to `SCHEMA`).
-    #[allow(dead_code)] // for the detection rules' per-principal baseline
-    pub(crate) fn connection(&self) -> &Connection {
-        &self.conn
-    }
-
     /// The path, as given.
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// The open database, for modules that keep their own tables in it (the baseline).
+    pub fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
     }
 
     /// Wraps a database error with the path.

@@ -30,7 +30,8 @@ const REGION_CONCURRENCY: usize = 8;
 /// Where IAM (global) events are delivered.
 pub const IAM_REGION: &str = "us-east-1";
 
-/// IAM event names the rules use, fetched by name in us-east-1.
+/// Global-service event names the rules use (IAM, Organizations SCPs, AWS Marketplace
+/// agreements), fetched by name in us-east-1 where those events land.
 pub const IAM_EVENT_NAMES: &[&str] = &[
     "CreateServiceSpecificCredential",
     "UpdateServiceSpecificCredential",
@@ -49,6 +50,8 @@ pub const IAM_EVENT_NAMES: &[&str] = &[
     "PutGroupPolicy",
     "AttachRolePolicy",
     "AttachGroupPolicy",
+    "SearchAgreements",
+    "AcceptAgreementRequest",
 ];
 
 /// The commercial regions `lookup:all` reads (the AWS region list as of 2026-11).
