@@ -290,9 +290,6 @@ pub enum ScanFormat {
     Csv,
     /// One self-contained HTML page: headline, findings by rule, a timeline per key.
     Html,
-    /// Not written for findings (refused with a hint); hidden from the help.
-    #[value(hide = true)]
-    Parquet,
 }
 
 impl From<ScanFormat> for Format {
@@ -303,7 +300,6 @@ impl From<ScanFormat> for Format {
             ScanFormat::Ndjson => Format::Ndjson,
             ScanFormat::Csv => Format::Csv,
             ScanFormat::Html => Format::Html,
-            ScanFormat::Parquet => Format::Parquet,
         }
     }
 }

@@ -73,11 +73,6 @@ fn filter_note(a: &ScanArgs) -> Option<String> {
 /// Runs the scan, writes findings, and delivers them when `--export` asks.
 pub fn run(a: &ScanArgs, err: &mut dyn Write) -> Result<Outcome> {
     let format = Format::from(a.format);
-    if format == Format::Parquet {
-        bail!(
-            "findings are not written as Parquet: use --format json, ndjson, csv or html (or --export ocsf); Parquet is for `keytrail events` and `keytrail query`"
-        );
-    }
     let rules = select_rules(collect_rules(&a.queries, &a.set)?, &a.rules, a.min_severity)?;
     let export = export_spec(&a.export, a.out.output.as_deref())?;
     if a.input.no_redact && export.is_some() {

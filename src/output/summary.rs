@@ -27,7 +27,7 @@ const LABELS: &[(&str, &str)] = &[
     ),
     (
         "files_ignored_by_name",
-        "files passed over by name (in directories only *.json, *.ndjson, *.jsonl, *.gz are read)",
+        "files passed over by name (in directories *.json, *.ndjson, *.jsonl, *.gz, *.parquet are read, and *.log, *.txt or no extension when the content is CloudTrail)",
     ),
     ("records_unreadable", "records unreadable (skipped)"),
     ("records_with_odd_fields", "records with odd fields (kept)"),
@@ -49,6 +49,9 @@ const LABELS: &[(&str, &str)] = &[
 
 /// A count's label: the known one, else the field name with spaces.
 pub fn label(key: &str) -> String {
+    if let Some(reason) = key.strip_prefix("files_passed_over.") {
+        return format!("files passed over: {reason}");
+    }
     LABELS
         .iter()
         .find(|(k, _)| *k == key)
@@ -168,7 +171,7 @@ mod tests {
         write_summary(&mut out, &sample(), &Screen::default()).unwrap();
         let out = String::from_utf8(out).unwrap();
         assert!(
-            out.contains("files passed over by name (in directories only *.json"),
+            out.contains("files passed over by name (in directories *.json"),
             "{out}"
         );
         assert!(out.contains("digest files passed over (they hold hashes, not events)"));

@@ -55,7 +55,7 @@ fn formats(cmd: &str) -> Vec<String> {
     let h = help(cmd);
     let line = h
         .lines()
-        .skip_while(|l| !l.contains("--format"))
+        .skip_while(|l| !l.contains("--format <"))
         .find(|l| l.contains("[possible values:"))
         .unwrap_or_else(|| panic!("{cmd}: no format values in\n{h}"));
     let inner = line

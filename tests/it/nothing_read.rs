@@ -40,15 +40,27 @@ fn an_empty_folder_is_refused_for_every_command_and_format() {
 }
 
 #[test]
-fn a_folder_of_logs_with_other_names_says_what_was_passed_over() {
+fn a_folder_of_logs_with_other_names_is_read_when_cloudtrail_and_passed_over_otherwise() {
+    // CloudTrail saved as .log/.txt (a SIEM export) inside a folder is read.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("trail.log"), GOOD).unwrap();
-    std::fs::write(dir.path().join("trail.txt"), GOOD).unwrap();
+    std::fs::write(dir.path().join("trail.txt"), GOOD.replace("e-1", "e-2")).unwrap();
+    let o = keytrail(&["scan", dir.path().to_str().unwrap(), "-f", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("long_term_key_use"), "{}", stdout(&o));
+    // Other text under those names is passed over, and a run that read nothing says why.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("app.log"), "GET / 200\n").unwrap();
+    std::fs::write(other.path().join("notes.md"), "# notes\n").unwrap();
     refused(
-        &["scan", dir.path().to_str().unwrap()],
-        "passed over: 2 files passed over by name",
+        &["scan", other.path().to_str().unwrap()],
+        "files passed over: named .log/.txt but not CloudTrail JSON",
     );
-    // Named explicitly, the same file is read.
+    refused(
+        &["scan", other.path().to_str().unwrap()],
+        "1 files passed over by name",
+    );
+    // Named explicitly, a CloudTrail file is read whatever its name.
     let o = keytrail(&[
         "scan",
         dir.path().join("trail.log").to_str().unwrap(),
