@@ -21,7 +21,7 @@ pub struct Finding {
     pub severity: Severity,
     pub description: String,
     pub mitre: Vec<String>,
-    /// eventIDs of the CloudTrail events behind the finding (at most 100).
+    /// eventIDs of the CloudTrail events behind the finding (the latest 100 when there are more).
     pub evidence_event_ids: Vec<String>,
     pub evidence_count: u64,
     /// The rule's other result columns, by name.

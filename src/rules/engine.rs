@@ -163,15 +163,16 @@ struct Evidence {
 
 impl Evidence {
     /// Repeated ids in a row count once; the finding id covers every id, the list the
-    /// first [`MAX_EVIDENCE_IDS`].
+    /// last (latest) [`MAX_EVIDENCE_IDS`]: the recent activity is what a reader triages,
+    /// and the job's history ageing out old events leaves the list (and so what was
+    /// delivered) unchanged.
     fn of<S: AsRef<str>>(rule_id: &str, mut ids: Vec<S>) -> Evidence {
         ids.dedup_by(|a, b| a.as_ref() == b.as_ref());
         Evidence {
             finding_id: finding_id(rule_id, &ids),
             count: ids.len() as u64,
-            listed: ids
+            listed: ids[ids.len().saturating_sub(MAX_EVIDENCE_IDS)..]
                 .iter()
-                .take(MAX_EVIDENCE_IDS)
                 .map(|s| s.as_ref().to_string())
                 .collect(),
         }
