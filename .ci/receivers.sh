@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 DIR="${KEYTRAIL_RECEIVERS:-$HOME/.cache/keytrail/receivers}"
 ECS_VERSION=8.11.5
 RSYSLOG_VERSION=8.2302.0-1+deb12u1
+CHROMIUM_VERSION=156.0.8078.108-1~deb12u1
 mkdir -p "$DIR"
 
 # Python: tenzir, ocsf-json-schema, jsonschema (every package pinned, no resolver surprises).
@@ -33,11 +34,14 @@ if [ "$(node -p "require('$DIR/npm/node_modules/@elastic/ecs/package.json').vers
   npm install --silent --no-audit --no-fund --prefix "$DIR/npm" "@elastic/ecs@$ECS_VERSION"
 fi
 
-# Debian: rsyslog.
-if [ "$(dpkg-query -W -f='${Version}' rsyslog 2>/dev/null)" != "$RSYSLOG_VERSION" ]; then
+# Debian: rsyslog, and chromium (headless, for the HTML report test).
+need=()
+[ "$(dpkg-query -W -f='${Version}' rsyslog 2>/dev/null)" = "$RSYSLOG_VERSION" ] || need+=("rsyslog=$RSYSLOG_VERSION")
+[ "$(dpkg-query -W -f='${Version}' chromium 2>/dev/null)" = "$CHROMIUM_VERSION" ] || need+=("chromium=$CHROMIUM_VERSION")
+if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq "rsyslog=$RSYSLOG_VERSION" >/dev/null
+  apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-echo "receivers installed in $DIR: tenzir $("$DIR/venv/bin/pip" show tenzir 2>/dev/null | sed -n 's/^Version: //p'), @elastic/ecs $ECS_VERSION, rsyslog $RSYSLOG_VERSION"
+echo "receivers installed in $DIR: tenzir $("$DIR/venv/bin/pip" show tenzir 2>/dev/null | sed -n 's/^Version: //p'), @elastic/ecs $ECS_VERSION, rsyslog $RSYSLOG_VERSION, chromium $CHROMIUM_VERSION"
