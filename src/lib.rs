@@ -3,7 +3,8 @@
 //! # Layout
 //! - `sources/`: where records come from: local files, directories and stdin (`local`), S3
 //!   buckets (`s3/`, with the CloudTrail key layout in `s3/layout`), the LookupEvents API
-//!   (`lookup`), and the streaming record splitter (`scanner`).
+//!   (`lookup`), the streaming record splitter (`scanner`), the keyword prefilter
+//!   (`prefilter`) and the gzip reader that survives corrupt members (`gzip`).
 //! - `aws/`: AWS configuration and credentials, error messages that say what to do, and the
 //!   LookupEvents rate limiter.
 //! - `transforms/`: normalization of raw records into [`event::Event`] rows and the

@@ -157,6 +157,7 @@ pub fn write_summary_table(w: &mut dyn Write, s: &Summary) -> io::Result<()> {
         ("digest files skipped", s.digest_files_skipped),
         ("files ignored by name", s.files_ignored_by_name),
         ("records unreadable", s.records_unreadable),
+        ("bytes skipped (unreadable)", s.bytes_skipped),
         ("records with odd fields", s.records_with_odd_fields),
         ("events outside time window", s.events_outside_time_window),
         (

@@ -6,6 +6,7 @@ mod bad_inputs;
 mod common;
 mod datasets;
 mod forensics;
+mod hostile_inputs;
 mod job;
 mod lookup_source;
 mod s3_source;
