@@ -36,7 +36,10 @@ fn main() {
     collect(Path::new(dir), &mut files);
     files.sort();
     files.truncate(opt("--files").unwrap_or(usize::MAX));
-    let gz: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).expect("read")).collect();
+    let gz: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(f).expect("read"))
+        .collect();
     let json: Vec<Vec<u8>> = gz.iter().map(|g| inflate(g)).collect();
     let total: usize = json.iter().map(Vec::len).sum();
     let gz_total: usize = gz.iter().map(Vec::len).sum();
@@ -51,7 +54,9 @@ fn main() {
     let split = |json: &[Vec<u8>]| {
         let mut n = 0u64;
         for j in json {
-            split_records(&j[..], &mut |p| n += matches!(p, Piece::Record { .. }) as u64);
+            split_records(&j[..], &mut |p| {
+                n += matches!(p, Piece::Record { .. }) as u64
+            });
         }
         n
     };

@@ -73,6 +73,23 @@ pub struct InputArgs {
     /// No progress bar.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Memory the events table may use before it spills to temporary files ($TMPDIR):
+    /// 512M, 2G, 300MiB.
+    #[arg(
+        long,
+        value_name = "SIZE",
+        env = "KEYTRAIL_MEMORY_LIMIT",
+        default_value = "512M"
+    )]
+    pub memory_limit: String,
+    /// Read only shard K of N (0-based) of the inputs, split by account, region and day
+    /// (hour on hot days); merge the shards' `events --format parquet` files with `scan`.
+    #[arg(long, value_name = "K/N", env = "KEYTRAIL_SHARD")]
+    pub shard: Option<String>,
+    /// Keep secrets found inside records (keys, session tokens, signatures) unredacted, for
+    /// a forensic copy: only with --output FILE, never to a terminal, pipe or SIEM.
+    #[arg(long)]
+    pub no_redact: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
     /// Keep each event's raw record (set by `scan --export` for evidence; not a flag).

@@ -3,14 +3,17 @@
 //! # Layout
 //! - `sources/`: where records come from: local files, directories and stdin (`local`), S3
 //!   buckets (`s3/`, with the CloudTrail key layout in `s3/layout`), the LookupEvents API
-//!   (`lookup`), the streaming record splitter (`scanner`), the keyword prefilter
-//!   (`prefilter`) and the gzip reader that survives corrupt members (`gzip`).
+//!   (`lookup`), Parquet files of the events table (`parquet`), the streaming record splitter
+//!   (`scanner`), the keyword prefilter (`prefilter`), the gzip reader that survives corrupt
+//!   members (`gzip`), and `--shard K/N` (`shard`).
 //! - `aws/`: AWS configuration and credentials, error messages that say what to do, and the
 //!   LookupEvents rate limiter.
 //! - `transforms/`: normalization of raw records into [`event::Event`] rows and the
 //!   Bedrock key classification (`classify`).
 //! - `pipeline`: parallel ingest tying sources and transforms together, with the summary.
-//! - `table`: the polars `events` table the rules query.
+//! - `table/`: the polars `events` table the rules query: per-input column builders
+//!   (`builder`), the store that holds it within a memory budget and spills sorted runs
+//!   (`store`), and the unnamed temporary IPC files it spills to (`spill`).
 //! - `rules/`: rule files (`queries/*.sql`), the SQL engine and the linter.
 //! - `findings`: the stable findings schema.
 //! - `keys/`: key forensics: offline token decoding, the key inventory, investigations and
@@ -22,7 +25,8 @@
 //!   retries (`retry`, `http`) and secrets (`secret`).
 //! - `output/`: table/JSON/NDJSON/CSV/Parquet writers.
 //! - `commands/`: one module per subcommand; `cli` holds the clap definitions.
-//! - `redact`: hiding secrets before anything is printed.
+//! - `redact`: hiding secrets before anything is printed, including secrets found inside
+//!   CloudTrail records.
 //! - `exit`: exit codes.
 
 pub mod aws;

@@ -1,9 +1,12 @@
-//! The ingest pipeline: inputs -> records -> normalized, classified, filtered events.
+//! The ingest pipeline: inputs -> records -> normalized, classified, filtered events ->
+//! the columnar `events` table.
 //!
 //! Inputs are decoded in parallel (rayon, all cores). Each record is first checked with a
 //! cheap case-insensitive keyword scan; only records that may be Bedrock-relevant (or every
-//! record with `--all-events`) are parsed with simd-json. Memory is bounded by the events
-//! kept plus one decode buffer per worker.
+//! record with `--all-events`) are parsed with simd-json. A kept event goes straight into
+//! its input's column builder (`table::builder`); finished chunks flow, as inputs finish,
+//! into the table's store, which holds them up to a memory budget and spills the rest to
+//! disk. Memory is bounded by that budget plus the inputs in flight.
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -14,12 +17,17 @@ use rayon::prelude::*;
 use simd_json::BorrowedValue as Value;
 use simd_json::prelude::*;
 
-use crate::event::Event;
-use crate::sources::Input;
+use std::borrow::Cow;
+
+use crate::event::{Event, EventRef};
+use crate::redact;
 use crate::sources::local::{self, Expanded};
 use crate::sources::prefilter::Prefilter;
 use crate::sources::scanner::{self, Framing, Piece};
+use crate::sources::{Input, parquet};
 use crate::table::EventTable;
+use crate::table::builder::ChunkBuilder;
+use crate::table::store::{MemoryBudget, Store, StoreError};
 use crate::transforms::classify::{self, CredentialServices};
 use crate::transforms::normalize::{RecordError, normalize};
 
@@ -44,6 +52,13 @@ pub struct IngestOptions {
     /// Also keep records that contain one of these words (an investigation's user name or
     /// access key id), relevant or not.
     pub also_keep: Option<Keywords>,
+    /// How much memory the events table may hold before it spills to disk.
+    pub budget: MemoryBudget,
+    /// Read only this shard's share of the inputs (`--shard K/N`).
+    pub shard: Option<crate::sources::shard::Shard>,
+    /// Keep secrets found inside records (keys, session tokens, signatures) as they are,
+    /// for forensic copies to local files (`--no-redact`); they are redacted otherwise.
+    pub no_redact: bool,
 }
 
 /// Words whose records are kept besides the Bedrock-relevant ones (case-sensitive): the
@@ -74,7 +89,10 @@ impl IngestOptions {
     fn wants(&self, raw: &[u8]) -> bool {
         self.all_events
             || PREFILTER.is_candidate(raw)
-            || self.also_keep.as_ref().is_some_and(|k| k.1.is_candidate(raw))
+            || self
+                .also_keep
+                .as_ref()
+                .is_some_and(|k| k.1.is_candidate(raw))
     }
 }
 
@@ -107,6 +125,11 @@ pub struct Summary {
     pub inputs_outside_time_window: u64,
     /// AWS API calls made to read the inputs (0 for local files).
     pub api_calls: u64,
+    /// Inputs left to the other shards of a `--shard K/N` run.
+    pub inputs_in_other_shards: u64,
+    /// Files inside directories passed over on purpose, by reason (special files; `.log`,
+    /// `.txt` or extensionless files whose content is not CloudTrail).
+    pub files_passed_over: std::collections::BTreeMap<String, u64>,
     pub inputs_skipped: Vec<SkippedInput>,
 }
 
@@ -120,18 +143,13 @@ pub struct Ingested {
     pub messages: Vec<String>,
 }
 
-/// What the assembler gathers before the table is built.
-#[derive(Debug, Default)]
-struct Gathered {
-    events: Vec<Event>,
-    summary: Summary,
-    messages: Vec<String>,
-}
-
 /// What one input produced.
 #[derive(Default)]
 struct InputResult {
-    events: Vec<Event>,
+    /// The kept events, as columns.
+    chunk: ChunkBuilder,
+    /// Credential lifecycle changes, attributed once every input is read.
+    aside: Vec<Event>,
     creds: CredentialServices,
     records: u64,
     digest: bool,
@@ -161,6 +179,8 @@ impl InputResult {
 pub struct InputOutcome {
     name: String,
     result: InputResult,
+    /// The kept events as a finished chunk, and the memory it holds.
+    chunk: Option<(polars::prelude::DataFrame, usize)>,
     /// The input could not be fetched (not a content problem): worth trying again later.
     retry_later: bool,
 }
@@ -174,7 +194,32 @@ impl InputOutcome {
                 bad: Some(reason.into()),
                 ..InputResult::default()
             },
+            chunk: None,
             retry_later: false,
+        }
+    }
+
+    /// The outcome of an input read to its end (or cut short, as `result` says): the kept
+    /// events become a finished chunk here, on the worker that read them.
+    fn read(name: String, mut result: InputResult, retry_later: bool) -> Self {
+        let builder = std::mem::take(&mut result.chunk);
+        let chunk = if builder.is_empty() {
+            None
+        } else {
+            let bytes = builder.held_bytes();
+            match builder.finish() {
+                Ok(df) => Some((df, bytes)),
+                Err(e) => {
+                    result.bad = Some(format!("its events could not be stored: {e}"));
+                    None
+                }
+            }
+        };
+        InputOutcome {
+            name,
+            result,
+            chunk,
+            retry_later,
         }
     }
 
@@ -267,11 +312,8 @@ impl<'o> RecordFeed<'o> {
 
     /// Ends the input.
     pub fn finish(self) -> InputOutcome {
-        InputOutcome {
-            name: self.name,
-            retry_later: self.result.bad.is_some(),
-            result: self.result,
-        }
+        let retry = self.result.bad.is_some();
+        InputOutcome::read(self.name, self.result, retry)
     }
 }
 
@@ -286,6 +328,12 @@ pub struct SourceCounts {
     pub api_calls: u64,
     /// Objects not fetched because their names put them outside the time window.
     pub outside_window: u64,
+    /// Inputs left to other shards (`--shard`).
+    pub other_shards: u64,
+    /// Files passed over on purpose, by reason.
+    pub passed_over: std::collections::BTreeMap<String, u64>,
+    /// Entries that could not be walked or read, with the reason (skipped inputs).
+    pub unwalkable: Vec<(String, String)>,
     /// Messages about the source as a whole (not about one input).
     pub messages: Vec<String>,
 }
@@ -297,27 +345,53 @@ impl SourceCounts {
         self.ignored_by_name += other.ignored_by_name;
         self.api_calls += other.api_calls;
         self.outside_window += other.outside_window;
+        self.other_shards += other.other_shards;
+        for (k, v) in other.passed_over {
+            *self.passed_over.entry(k).or_default() += v;
+        }
+        self.unwalkable.extend(other.unwalkable);
         self.messages.extend(other.messages);
     }
 }
 
-/// Reads every local input in parallel (all cores) and returns the outcomes in input order.
+/// Reads every local input in parallel (all cores), handing each outcome to `asm` as soon
+/// as it is ready (so memory holds the inputs in flight, not all of them). Parquet files
+/// (the `events` table written by `events --format parquet`, e.g. by shards) are read back
+/// a slice at a time.
 pub fn read_local(
     expanded: &Expanded,
     opts: &IngestOptions,
     progress: Option<&ProgressBar>,
-) -> Vec<InputOutcome> {
-    expanded
+    asm: &mut Assembler,
+) {
+    let (tables, logs): (Vec<&Input>, Vec<&Input>) = expanded
         .inputs
-        .par_iter()
-        .map(|input| {
-            let r = read_input(input, opts);
-            if let Some(p) = progress {
-                p.inc(1);
-            }
-            r
-        })
-        .collect()
+        .iter()
+        .partition(|i| matches!(i, Input::File(p) if parquet::is_parquet(p)));
+    for input in tables {
+        if let Input::File(path) = input {
+            asm.add_parquet(path, opts);
+        }
+        if let Some(p) = progress {
+            p.inc(1);
+        }
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel::<InputOutcome>(2 * rayon::current_num_threads());
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            logs.par_iter().for_each_with(tx, |tx, input| {
+                let r = read_input(input, opts);
+                if let Some(p) = progress {
+                    p.inc(1);
+                }
+                // The receiver lives until every sender is gone.
+                let _ = tx.send(r);
+            });
+        });
+        for o in rx {
+            asm.add(o);
+        }
+    });
 }
 
 /// Reads every local input and returns the kept, classified events.
@@ -325,9 +399,11 @@ pub fn ingest(
     expanded: &Expanded,
     opts: &IngestOptions,
     progress: Option<&ProgressBar>,
-) -> Result<Ingested, polars::error::PolarsError> {
-    let outcomes = read_local(expanded, opts, progress);
-    assemble(expanded.counts(), outcomes)
+) -> Result<Ingested, StoreError> {
+    let mut asm = Assembler::new(opts.budget.clone());
+    asm.counts(expanded.counts());
+    read_local(expanded, opts, progress, &mut asm);
+    asm.finish()
 }
 
 /// Reads records from an arbitrary stream (used by tests and `-`).
@@ -335,54 +411,85 @@ pub fn ingest_reader(
     name: &str,
     reader: Box<dyn std::io::Read + Send>,
     opts: &IngestOptions,
-) -> Result<Ingested, polars::error::PolarsError> {
+) -> Result<Ingested, StoreError> {
     let r = read_stream(name, reader, opts);
-    assemble(SourceCounts::default(), vec![r])
+    assemble(opts.budget.clone(), SourceCounts::default(), vec![r])
 }
 
 /// Merges per-input outcomes: lifecycle attribution, dedup, time order, summary.
 pub fn assemble(
+    budget: MemoryBudget,
     counts: SourceCounts,
     outcomes: Vec<InputOutcome>,
-) -> Result<Ingested, polars::error::PolarsError> {
-    let mut a = Assembler::new();
+) -> Result<Ingested, StoreError> {
+    let mut a = Assembler::new(budget);
     a.counts(counts);
     outcomes.into_iter().for_each(|o| a.add(o));
     a.finish()
 }
 
-/// Folds input outcomes in as they finish (so memory holds kept events and counts, not
-/// every outcome), then attributes lifecycle events, drops duplicates and sorts by time.
-#[derive(Default)]
+/// Folds input outcomes in as they finish (their chunks go to the table's store, which
+/// spills past its budget), then attributes lifecycle events, drops duplicates and sorts.
 pub struct Assembler {
-    out: Gathered,
-    creds: CredentialServices,
+    store: Store,
+    summary: Summary,
+    /// Messages about sources as a whole.
+    messages: Vec<String>,
     /// Per-input messages, keyed by input name so the final order does not depend on timing.
-    messages: Vec<(String, String)>,
+    input_messages: Vec<(String, String)>,
+    creds: CredentialServices,
+    aside: Vec<Event>,
+    /// The first failure to store a chunk (a spill that could not be written): fatal.
+    failure: Option<StoreError>,
+}
+
+impl Default for Assembler {
+    fn default() -> Self {
+        Assembler::new(MemoryBudget::default())
+    }
 }
 
 impl Assembler {
-    /// An empty assembler.
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty assembler whose table holds at most `budget` in memory.
+    pub fn new(budget: MemoryBudget) -> Self {
+        Assembler {
+            store: Store::new(budget),
+            summary: Summary::default(),
+            messages: Vec::new(),
+            input_messages: Vec::new(),
+            creds: CredentialServices::default(),
+            aside: Vec::new(),
+            failure: None,
+        }
     }
 
     /// Adds what a source counted besides its inputs.
     pub fn counts(&mut self, c: SourceCounts) {
-        let s = &mut self.out.summary;
+        let s = &mut self.summary;
         s.digest_files_skipped += c.digests_by_name;
         s.files_ignored_by_name += c.ignored_by_name;
         s.api_calls += c.api_calls;
         s.inputs_outside_time_window += c.outside_window;
-        self.out.messages.extend(c.messages);
+        s.inputs_in_other_shards += c.other_shards;
+        for (reason, n) in c.passed_over {
+            *s.files_passed_over.entry(reason).or_default() += n;
+        }
+        for (input, reason) in c.unwalkable {
+            self.messages.push(format!("{input}: skipped: {reason}"));
+            s.inputs_skipped.push(SkippedInput { input, reason });
+        }
+        self.messages.extend(c.messages);
     }
 
     /// Adds one input's outcome.
     pub fn add(&mut self, o: InputOutcome) {
         let InputOutcome {
-            name, result: r, ..
+            name,
+            result: r,
+            chunk,
+            ..
         } = o;
-        let s = &mut self.out.summary;
+        let s = &mut self.summary;
         if r.digest {
             s.digest_files_skipped += 1;
             return;
@@ -394,14 +501,14 @@ impl Assembler {
         s.records_with_odd_fields += r.odd;
         s.events_outside_time_window += r.outside;
         for m in r.messages {
-            self.messages.push((name.clone(), m));
+            self.input_messages.push((name.clone(), m));
         }
         if r.suppressed > 0 {
             let m = format!("{name}: ... and {} more record problems", r.suppressed);
-            self.messages.push((name.clone(), m));
+            self.input_messages.push((name.clone(), m));
         }
         if let Some(reason) = r.bad {
-            self.messages
+            self.input_messages
                 .push((name.clone(), format!("{name}: skipped: {reason}")));
             s.inputs_skipped.push(SkippedInput {
                 input: name,
@@ -409,25 +516,124 @@ impl Assembler {
             });
         }
         self.creds.merge(r.creds);
-        self.out.events.extend(r.events);
+        self.aside.extend(r.aside);
+        if let Some((df, bytes)) = chunk
+            && self.failure.is_none()
+            && let Err(e) = self.store.add(df, bytes)
+        {
+            self.failure = Some(e);
+        }
+    }
+
+    /// Adds a Parquet file of `events` rows (as `events --format parquet` writes them), a
+    /// slice at a time: create events teach the credential services, lifecycle changes are
+    /// attributed again with everything read (another shard may hold their create event).
+    pub fn add_parquet(&mut self, path: &std::path::Path, opts: &IngestOptions) {
+        let name = path.display().to_string();
+        let (mut read, mut outside) = (0u64, 0u64);
+        let result = parquet::read_slices(path, opts, |df, total| {
+            read += total as u64;
+            outside += (total - df.height()) as u64;
+            self.add_rows(df);
+            Ok(())
+        });
+        let s = &mut self.summary;
+        s.inputs_read += 1;
+        s.events_read += read;
+        s.events_outside_time_window += outside;
+        if let Err(reason) = result {
+            self.input_messages
+                .push((name.clone(), format!("{name}: skipped: {reason}")));
+            self.summary.inputs_skipped.push(SkippedInput {
+                input: name,
+                reason,
+            });
+        }
+    }
+
+    /// Adds rows that already have the table's columns (read back from Parquet); a failure
+    /// to store them is fatal, as for any chunk.
+    fn add_rows(&mut self, df: polars::prelude::DataFrame) {
+        if self.failure.is_none()
+            && let Err(e) = self.try_add_rows(df)
+        {
+            self.failure = Some(e);
+        }
+    }
+
+    /// [`Assembler::add_rows`], failing on the first error.
+    fn try_add_rows(&mut self, df: polars::prelude::DataFrame) -> Result<(), StoreError> {
+        let name = df.column("event_name")?.str()?.clone();
+        let special: polars::prelude::BooleanChunked = name
+            .iter()
+            .map(|n| {
+                Some(matches!(
+                    n,
+                    Some(
+                        "CreateServiceSpecificCredential"
+                            | "UpdateServiceSpecificCredential"
+                            | "ResetServiceSpecificCredential"
+                            | "DeleteServiceSpecificCredential"
+                    )
+                ))
+            })
+            .collect();
+        let (rest, special_rows) = if special.any() {
+            let rows = df.filter(&special)?;
+            let rest = df.filter(&!&special)?;
+            (rest, crate::table::frame_events(&rows)?)
+        } else {
+            (df, Vec::new())
+        };
+        let mut creates = ChunkBuilder::new();
+        for e in special_rows {
+            let r = e.borrowed();
+            self.creds.observe(&r);
+            if classify::is_lifecycle_change(&r) {
+                self.aside.push(e);
+            } else {
+                creates.push(&r);
+            }
+        }
+        if !creates.is_empty() {
+            let bytes = creates.held_bytes();
+            let chunk = creates.finish()?;
+            self.store.add(chunk, bytes)?;
+        }
+        let bytes = rest.estimated_size();
+        self.store.add(rest, bytes)
     }
 
     /// Attributes lifecycle events, drops exact duplicates, sorts, and builds the table.
-    pub fn finish(self) -> Result<Ingested, polars::error::PolarsError> {
-        let Assembler {
-            mut out,
-            creds,
-            mut messages,
-        } = self;
-        messages.sort_by(|a, b| a.0.cmp(&b.0));
-        out.messages.extend(messages.into_iter().map(|(_, m)| m));
-        out.summary
-            .inputs_skipped
-            .sort_by(|a, b| a.input.cmp(&b.input));
+    pub fn finish(mut self) -> Result<Ingested, StoreError> {
+        if let Some(e) = self.failure.take() {
+            return Err(e);
+        }
+        let dropped_aside = self.attribute_aside()?;
+        let finished = self.store.finish()?;
+        let mut input_messages = self.input_messages;
+        input_messages.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut messages = self.messages;
+        messages.extend(input_messages.into_iter().map(|(_, m)| m));
+        let mut summary = self.summary;
+        summary.inputs_skipped.sort_by(|a, b| a.input.cmp(&b.input));
+        summary.duplicate_events_dropped = finished.duplicates + dropped_aside;
+        summary.events_kept = finished.table.len() as u64;
+        Ok(Ingested {
+            table: finished.table,
+            summary,
+            messages,
+        })
+    }
+
+    /// Attributes the lifecycle changes kept aside now that every create event is known,
+    /// drops their exact duplicates and stores them; returns how many were dropped.
+    fn attribute_aside(&mut self) -> Result<u64, StoreError> {
+        let mut aside = std::mem::take(&mut self.aside);
         let mut seen = HashSet::new();
-        let before = out.events.len();
-        out.events.retain_mut(|e| {
-            creds.attribute(e);
+        let before = aside.len();
+        aside.retain_mut(|e| {
+            self.creds.attribute(e);
             match &e.event_id {
                 Some(id) => seen.insert((
                     id.clone(),
@@ -439,16 +645,16 @@ impl Assembler {
                 None => true,
             }
         });
-        let s = &mut out.summary;
-        s.duplicate_events_dropped = (before - out.events.len()) as u64;
-        out.events
-            .sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
-        s.events_kept = out.events.len() as u64;
-        Ok(Ingested {
-            table: EventTable::from_events(&out.events)?,
-            summary: out.summary,
-            messages: out.messages,
-        })
+        let dropped = (before - aside.len()) as u64;
+        if !aside.is_empty() {
+            let mut b = ChunkBuilder::new();
+            for e in &aside {
+                b.push(&e.borrowed());
+            }
+            let bytes = b.held_bytes();
+            self.store.add(b.finish()?, bytes)?;
+        }
+        Ok(dropped)
     }
 }
 
@@ -481,7 +687,10 @@ pub fn read_stream(
                 r.records += 1;
                 r.unreadable += 1;
                 let n = r.records;
-                r.note(name, format!("record {n} skipped: {kind} at byte {offset}, not an object"));
+                r.note(
+                    name,
+                    format!("record {n} skipped: {kind} at byte {offset}, not an object"),
+                );
             }
             Piece::Skipped {
                 offset,
@@ -522,11 +731,7 @@ pub fn read_stream(
             r.unreadable, r.records, r.bytes_skipped
         ));
     }
-    InputOutcome {
-        name: name.to_string(),
-        result: r,
-        retry_later: false,
-    }
+    InputOutcome::read(name.to_string(), r, false)
 }
 
 /// Handles one raw record: prefilter, parse, unwrap LookupEvents, normalize, keep or drop.
@@ -598,12 +803,15 @@ fn on_record(
             Some(s) if scanner::nests_deeper_than(s.as_bytes(), scanner::MAX_DEPTH) => {
                 r.unreadable += 1;
                 let reason = scanner::SkipReason::TooDeep;
-                r.note(name, format!("record {} skipped: CloudTrailEvent {reason}", r.records));
+                r.note(
+                    name,
+                    format!("record {} skipped: CloudTrailEvent {reason}", r.records),
+                );
             }
             Some(s) => {
                 let mut buf = s.as_bytes().to_vec();
                 match simd_json::to_borrowed_value(&mut buf) {
-                    Ok(v) => keep_event(name, &v, raw, opts, r),
+                    Ok(v) => keep_event(name, &v, raw, Some(s), opts, r),
                     Err(e) => {
                         r.unreadable += 1;
                         r.note(
@@ -616,7 +824,7 @@ fn on_record(
                     }
                 }
             }
-            None if inner.is_object() => keep_event(name, inner, raw, opts, r),
+            None if inner.is_object() => keep_event(name, inner, raw, None, opts, r),
             None => {
                 r.unreadable += 1;
                 r.note(
@@ -630,7 +838,18 @@ fn on_record(
         }
         return;
     }
-    keep_event(name, &value, raw, opts, r);
+    keep_event(name, &value, raw, std::str::from_utf8(raw).ok(), opts, r);
+}
+
+/// Replaces the secrets in an event's text fields and raw record (see [`redact`]).
+fn redact_event(e: &mut EventRef<'_>) {
+    for field in e.record_text_mut() {
+        if let Some(v) = field.as_deref()
+            && let Cow::Owned(hidden) = redact::redact_secrets(v)
+        {
+            *field = Some(Cow::Owned(hidden));
+        }
+    }
 }
 
 /// True for the body of a CloudTrail digest file.
@@ -639,9 +858,17 @@ fn is_digest(v: &Value) -> bool {
         || (v.get("logFiles").is_some() && v.get("digestEndTime").is_some())
 }
 
-/// Normalizes and classifies a parsed event (`raw` is its text), then keeps it if relevant
-/// (or wanted by `also_keep`) and in the window.
-fn keep_event(name: &str, v: &Value, raw: &[u8], opts: &IngestOptions, r: &mut InputResult) {
+/// Normalizes and classifies a parsed event, then keeps it if relevant (or wanted by
+/// `also_keep`) and in the window. `raw` is the record as read (for `also_keep`), `text`
+/// the event's own JSON when it is at hand (kept as the raw record with `keep_raw`).
+fn keep_event(
+    name: &str,
+    v: &Value,
+    raw: &[u8],
+    text: Option<&str>,
+    opts: &IngestOptions,
+    r: &mut InputResult,
+) {
     let n = match normalize(v, name) {
         Ok(n) => n,
         Err(e @ (RecordError::NotObject | RecordError::NotCloudTrail)) => {
@@ -650,7 +877,7 @@ fn keep_event(name: &str, v: &Value, raw: &[u8], opts: &IngestOptions, r: &mut I
             return;
         }
     };
-    let mut e = n.event;
+    let mut e: EventRef = n.event;
     let relevant = classify::is_relevant(&e);
     let wanted = || opts.also_keep.as_ref().is_some_and(|k| k.hit(raw));
     if !relevant && !opts.all_events && !wanted() {
@@ -679,7 +906,19 @@ fn keep_event(name: &str, v: &Value, raw: &[u8], opts: &IngestOptions, r: &mut I
     }
     classify::classify_event(&mut e);
     if opts.keep_raw {
-        e.raw = Some(simd_json::to_string(v).unwrap_or_default());
+        e.raw = Some(match text {
+            Some(t) => std::borrow::Cow::Borrowed(t),
+            None => std::borrow::Cow::Owned(simd_json::to_string(v).unwrap_or_default()),
+        });
     }
-    r.events.push(e);
+    if !opts.no_redact
+        && (redact::may_hold_secret(raw) || memchr::memmem::find(raw, b"\\u").is_some())
+    {
+        redact_event(&mut e);
+    }
+    if classify::is_lifecycle_change(&e) {
+        r.aside.push(e.to_event());
+    } else {
+        r.chunk.push(&e);
+    }
 }

@@ -53,10 +53,9 @@ pub fn run(a: &InvestigateArgs, err: &mut dyn Write) -> Result<Outcome> {
     for r in &rules {
         findings.extend(engine::run_rule(r, &ingested.table)?);
     }
-    let events = ingested.table.to_events()?;
-    let matcher = subject.matcher(&events);
-    let (timeline, summary) = investigate::timeline(&events, &matcher);
-    let inv = inventory::build(&events);
+    let matcher = subject.matcher_from_table(&ingested.table)?;
+    let (timeline, summary) = investigate::timeline_from_table(&ingested.table, &matcher)?;
+    let inv = inventory::build_from_table(&ingested.table)?;
     let (keys, signers) = investigate::related_keys(&subject, &matcher, &inv);
     let now = chrono::Utc::now().timestamp_micros();
     let report = Investigation {

@@ -13,7 +13,7 @@ use crate::output::{self, forensics};
 pub fn run(a: &KeysArgs, err: &mut dyn Write) -> Result<Outcome> {
     let format = report_format(a.input.format)?;
     let ingested = load(&a.input, err)?;
-    let inv = inventory::build(&ingested.table.to_events()?);
+    let inv = inventory::build_from_table(&ingested.table)?;
     let mut w = output::open_output(a.input.output.as_deref()).context("opening output")?;
     forensics::write_inventory(&mut *w, format, &inv, &ingested.summary)?;
     w.flush()?;

@@ -21,7 +21,9 @@ use crate::aws;
 use crate::cli::InputArgs;
 use crate::pipeline::{Assembler, IngestOptions, Ingested, read_local};
 use crate::sources::lookup::LookupPlan;
+use crate::sources::shard::Shard;
 use crate::sources::{Spec, local, read_cloud};
+use crate::table::store::MemoryBudget;
 use crate::timefmt::parse_time_bound;
 
 /// How a command ended, for the exit code.
@@ -47,12 +49,29 @@ pub fn ingest_options(a: &InputArgs) -> Result<IngestOptions> {
             })
             .transpose()
     };
+    if a.no_redact && a.output.is_none() {
+        anyhow::bail!(
+            "--no-redact keeps secrets found in the records: it writes only to a local file; add --output FILE"
+        );
+    }
     Ok(IngestOptions {
         all_events: a.all_events,
         since: bound(&a.since, "--since")?,
         until: bound(&a.until, "--until")?,
         keep_raw: a.keep_raw,
         also_keep: None,
+        no_redact: a.no_redact,
+        shard: a
+            .shard
+            .as_deref()
+            .map(Shard::parse)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
+        budget: MemoryBudget::of(
+            MemoryBudget::parse_size(&a.memory_limit)
+                .map_err(anyhow::Error::msg)
+                .context("bad --memory-limit")?,
+        ),
     })
 }
 
@@ -86,6 +105,14 @@ pub fn load_with(
     err: &mut dyn Write,
 ) -> Result<Ingested> {
     let specs = Spec::parse_all(&a.paths).map_err(anyhow::Error::msg)?;
+    let mut opts = opts.clone();
+    if let Some(note) = opts
+        .budget
+        .fit_to(crate::table::store::container_memory_limit())
+    {
+        writeln!(err, "keytrail: {note}")?;
+    }
+    let opts = &opts;
     let locals: Vec<String> = specs
         .iter()
         .filter_map(|s| match s {
@@ -94,9 +121,12 @@ pub fn load_with(
         })
         .collect();
     let show = !a.quiet && std::io::stderr().is_terminal();
-    let mut asm = Assembler::new();
+    let mut asm = Assembler::new(opts.budget.clone());
     if !locals.is_empty() {
-        let expanded = local::expand(&locals)?;
+        let mut expanded = local::expand(&locals)?;
+        if let Some(shard) = opts.shard {
+            expanded.keep_shard(shard);
+        }
         let bar = (show && expanded.inputs.len() > 20).then(|| {
             bar_with(
                 ProgressBar::new(expanded.inputs.len() as u64),
@@ -104,9 +134,7 @@ pub fn load_with(
             )
         });
         asm.counts(expanded.counts());
-        for o in read_local(&expanded, opts, bar.as_ref()) {
-            asm.add(o);
-        }
+        read_local(&expanded, opts, bar.as_ref(), &mut asm);
         if let Some(b) = bar {
             b.finish_and_clear();
         }
@@ -132,6 +160,15 @@ pub fn load_with(
         }
     }
     let ingested = asm.finish().context("building the events table")?;
+    if ingested.table.is_spilled() {
+        writeln!(
+            err,
+            "keytrail: the events table ({} events) outgrew --memory-limit {}: spilled to temporary files in {} (removed on exit)",
+            ingested.table.len(),
+            a.memory_limit,
+            opts.budget.spill.path().display()
+        )?;
+    }
     for m in &ingested.messages {
         writeln!(err, "keytrail: {m}")?;
     }

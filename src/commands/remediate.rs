@@ -31,6 +31,9 @@ fn read_logs(a: &RemediateArgs, words: &[String], err: &mut dyn Write) -> Result
         format: Format::Table,
         output: None,
         quiet: a.quiet,
+        memory_limit: "512M".into(),
+        no_redact: false,
+        shard: None,
         aws: a.aws.clone(),
         keep_raw: false,
     };

@@ -58,6 +58,11 @@ pub fn run(a: &ScanArgs, err: &mut dyn Write) -> Result<Outcome> {
     }
     let rules = collect_rules(&a.queries)?;
     let export = export_spec(&a.export, a.input.output.as_deref())?;
+    if a.input.no_redact && export.is_some() {
+        bail!(
+            "--no-redact keeps secrets found in the records: it cannot be used with --export (write the report to --output FILE instead)"
+        );
+    }
     let retry = RetryPolicy::from_settings(Some(a.export.retries), Some(&a.export.retry_delay))
         .map_err(anyhow::Error::msg)
         .context("--retry-delay")?;

@@ -221,7 +221,7 @@ async fn read_new(
     let known = Arc::new(state.objects()?);
     let marks = state.marks()?;
     let resume = |name: &str| marks.get(name).map(|t| t - overlap);
-    let mut asm = Assembler::new();
+    let mut asm = Assembler::new(opts.budget.clone());
     let mut progress = Progress::default();
     let mut unavailable: HashSet<String> = HashSet::new();
     let mut finished: Vec<String> = Vec::new();

@@ -10,7 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use polars::prelude::PolarsResult;
+
 use crate::event::Event;
+use crate::table::EventTable;
 use crate::timefmt::ser_micros;
 
 /// What the calls made with a key (or by a signer) looked like.
@@ -111,23 +114,68 @@ pub struct Inventory {
 pub fn build(events: &[Event]) -> Inventory {
     let mut sorted: Vec<&Event> = events.iter().collect();
     sorted.sort_by_key(|e| e.event_time);
-    let mut keys: Vec<LongTermKey> = Vec::new();
-    for e in sorted.iter().filter(|e| e.error_code.is_none()) {
+    let mut b = Builder::default();
+    sorted.iter().for_each(|e| b.lifecycle(e));
+    sorted.iter().for_each(|e| b.usage(e));
+    b.finish()
+}
+
+/// Builds the inventory from the events table, a batch at a time (two passes: the keys'
+/// lives first, then their use), so memory holds the keys, not the events.
+pub fn build_from_table(table: &EventTable) -> PolarsResult<Inventory> {
+    let mut b = Builder::default();
+    for batch in table.batches() {
+        batch?.iter().for_each(|e| b.lifecycle(e));
+    }
+    for batch in table.batches() {
+        batch?.iter().for_each(|e| b.usage(e));
+    }
+    Ok(b.finish())
+}
+
+/// The inventory under construction: lifecycle events first (time order), then use.
+#[derive(Default)]
+struct Builder {
+    keys: Vec<LongTermKey>,
+    short: BTreeMap<(String, String), ShortTermSigner>,
+}
+
+impl Builder {
+    /// Takes a key's creation or change into account.
+    fn lifecycle(&mut self, e: &Event) {
+        if e.error_code.is_some() {
+            return;
+        }
         match e.activity {
-            Some("key_created") => created(&mut keys, e),
-            Some("key_status_changed" | "key_reset" | "key_deleted") => changed(&mut keys, e),
+            Some("key_created") => created(&mut self.keys, e),
+            Some("key_status_changed" | "key_reset" | "key_deleted") => changed(&mut self.keys, e),
             _ => {}
         }
     }
-    let mut short: BTreeMap<(String, String), ShortTermSigner> = BTreeMap::new();
-    for e in &sorted {
+
+    /// Counts a bearer call on its key or signer.
+    fn usage(&mut self, e: &Event) {
         match e.activity {
-            Some("bearer_long_term") => used(&mut keys, e),
-            Some("bearer_short_term") => signed(&mut short, e),
+            Some("bearer_long_term") => used(&mut self.keys, e),
+            Some("bearer_short_term") => signed(&mut self.short, e),
             _ => {}
         }
     }
-    for k in &mut keys {
+
+    /// The finished inventory, keys in a stable order.
+    fn finish(self) -> Inventory {
+        let Builder { mut keys, short } = self;
+        settle(&mut keys);
+        Inventory {
+            long_term: keys,
+            short_term: short.into_values().collect(),
+        }
+    }
+}
+
+/// Marks unused keys and orders keys by account, creation and user.
+fn settle(keys: &mut [LongTermKey]) {
+    for k in keys.iter_mut() {
         if k.usage.calls() == 0 {
             k.use_attribution = "none".into();
         }
@@ -146,10 +194,6 @@ pub fn build(events: &[Event]) -> Inventory {
                 &b.user_name,
             ))
     });
-    Inventory {
-        long_term: keys,
-        short_term: short.into_values().collect(),
-    }
 }
 
 /// The IAM user a lifecycle event is about: `requestParameters.userName`, else the caller.

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use polars::prelude::PolarsResult;
 use serde::Serialize;
 
 use super::inventory::{self, LongTermKey, ShortTermSigner};
@@ -11,6 +12,7 @@ use super::token::{Decoded, Token};
 use crate::event::Event;
 use crate::findings::Finding;
 use crate::sources::lookup::LookupPlan;
+use crate::table::EventTable;
 use crate::timefmt::ser_micros;
 
 /// What is being investigated.
@@ -89,6 +91,23 @@ impl Subject {
             Subject::CredentialId(c) => format!("credential {c}"),
             Subject::SourceIp(ip) => format!("source IP {ip}"),
         }
+    }
+
+    /// Resolves the subject against the events table, a batch at a time.
+    pub fn matcher_from_table(&self, table: &EventTable) -> PolarsResult<Matcher> {
+        if !matches!(self, Subject::CredentialId(_)) {
+            return Ok(self.matcher(&[]));
+        }
+        let mut m = self.matcher(&[]);
+        for batch in table.batches() {
+            let more = self.matcher(&batch?);
+            for u in more.users {
+                if !m.users.contains(&u) {
+                    m.users.push(u);
+                }
+            }
+        }
+        Ok(m)
     }
 
     /// Resolves the subject against the events: a credential id brings its user.
@@ -204,9 +223,25 @@ pub struct Investigation {
     pub timeline: Vec<Event>,
 }
 
+/// The subject's events from the table (time order) and their summary.
+pub fn timeline_from_table(
+    table: &EventTable,
+    m: &Matcher,
+) -> PolarsResult<(Vec<Event>, TimelineSummary)> {
+    let mut tl = Vec::new();
+    for batch in table.batches() {
+        tl.extend(batch?.into_iter().filter(|e| m.matches(e)));
+    }
+    Ok(summarize(tl))
+}
+
 /// The events of the timeline (time order) and their summary.
 pub fn timeline(events: &[Event], m: &Matcher) -> (Vec<Event>, TimelineSummary) {
-    let tl: Vec<Event> = events.iter().filter(|e| m.matches(e)).cloned().collect();
+    summarize(events.iter().filter(|e| m.matches(e)).cloned().collect())
+}
+
+/// The timeline with its summary.
+fn summarize(tl: Vec<Event>) -> (Vec<Event>, TimelineSummary) {
     let mut s = TimelineSummary {
         events: tl.len() as u64,
         ..TimelineSummary::default()

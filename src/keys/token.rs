@@ -412,6 +412,23 @@ pub struct Found {
 /// Finds every key in `text` (config lines, logs, JSON), decoded or with the reason it
 /// cannot be. Long-term prefixes count only at a word start and with a long enough body.
 pub fn find_tokens(text: &str) -> Vec<Found> {
+    token_spans(text)
+        .into_iter()
+        .map(|(start, end)| Found {
+            offset: start,
+            line: 1 + text.as_bytes()[..start]
+                .iter()
+                .filter(|c| **c == b'\n')
+                .count(),
+            result: decode(&text[start..end]),
+        })
+        .collect()
+}
+
+/// Where key-like strings are in `text`, as byte ranges `(start, end)`: a known prefix
+/// (`ABSK`, `bedrock-api-key-`, and Claude Platform's) at a word start, followed by key
+/// characters (at least 24 of them after a long-term prefix).
+pub fn token_spans(text: &str) -> Vec<(usize, usize)> {
     let b = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -435,11 +452,7 @@ pub fn find_tokens(text: &str) -> Vec<Found> {
             i += 1;
             continue;
         }
-        out.push(Found {
-            offset: i,
-            line: 1 + b[..i].iter().filter(|c| **c == b'\n').count(),
-            result: decode(&text[i..end]),
-        });
+        out.push((i, end));
         i = end;
     }
     out

@@ -237,32 +237,60 @@ const EVENT_TABLE_COLUMNS: &[&str] = &[
 ];
 
 /// Writes the table's events in the chosen format; JSON objects carry every table column.
+/// Every format but `table` streams: memory holds one batch of rows, not the table.
 pub fn write_events(w: &mut dyn Write, format: Format, table: &EventTable) -> io::Result<()> {
-    if format == Format::Parquet {
-        let df = table.lazy().collect().map_err(io::Error::other)?;
-        return write_parquet(w, &df);
-    }
-    let events = table.to_events().map_err(io::Error::other)?;
     match format {
+        Format::Parquet => {
+            let mut frames = table.frames();
+            let first = match frames.next() {
+                Some(f) => f.map_err(io::Error::other)?,
+                None => EventTable::empty()
+                    .lazy()
+                    .collect()
+                    .map_err(io::Error::other)?,
+            };
+            let mut pw = ParquetWriter::new(w)
+                .batched(first.schema())
+                .map_err(io::Error::other)?;
+            pw.write_batch(&first).map_err(io::Error::other)?;
+            for f in frames {
+                pw.write_batch(&f.map_err(io::Error::other)?)
+                    .map_err(io::Error::other)?;
+            }
+            pw.finish().map(|_| ()).map_err(io::Error::other)
+        }
         Format::Ndjson => {
-            for e in &events {
-                serde_json::to_writer(&mut *w, e)?;
-                writeln!(w)?;
+            for batch in table.batches() {
+                for e in batch.map_err(io::Error::other)? {
+                    serde_json::to_writer(&mut *w, &e)?;
+                    writeln!(w)?;
+                }
             }
             Ok(())
         }
         Format::Json => {
-            serde_json::to_writer_pretty(&mut *w, &events)?;
-            writeln!(w)
+            write!(w, "[")?;
+            let mut first = true;
+            for batch in table.batches() {
+                for e in batch.map_err(io::Error::other)? {
+                    write!(w, "{}\n  ", if first { "" } else { "," })?;
+                    first = false;
+                    serde_json::to_writer(&mut *w, &e)?;
+                }
+            }
+            writeln!(w, "{}]", if first { "" } else { "\n" })
         }
         Format::Csv => {
             let mut c = csv::Writer::from_writer(w);
-            for e in &events {
-                c.serialize(e)?;
+            for batch in table.batches() {
+                for e in batch.map_err(io::Error::other)? {
+                    c.serialize(&e)?;
+                }
             }
             c.flush()
         }
-        Format::Table | Format::Parquet => {
+        Format::Table => {
+            let events = table.to_events().map_err(io::Error::other)?;
             let mut t = new_table(EVENT_TABLE_COLUMNS.iter().map(|s| s.to_string()).collect());
             for e in &events {
                 let v = serde_json::to_value(e)?;

@@ -425,7 +425,9 @@ fn header_len(d: &[u8]) -> Result<usize, HeaderError> {
             match d.get(i..).and_then(|r| memchr::memchr(0, r)) {
                 Some(z) => i += z + 1,
                 None if d.len() > MAX_HEADER => {
-                    return Err(HeaderError::Invalid("header name or comment too long".into()));
+                    return Err(HeaderError::Invalid(
+                        "header name or comment too long".into(),
+                    ));
                 }
                 None => return Err(HeaderError::Short),
             }
@@ -480,7 +482,9 @@ mod tests {
 
     #[test]
     fn a_corrupt_member_is_passed_over() {
-        let lines: Vec<String> = (0..20).map(|i| format!("line {i} {}\n", "x".repeat(i * 50))).collect();
+        let lines: Vec<String> = (0..20)
+            .map(|i| format!("line {i} {}\n", "x".repeat(i * 50)))
+            .collect();
         let members: Vec<Vec<u8>> = lines.iter().map(|l| gz(l.as_bytes())).collect();
         let mut data = Vec::new();
         for (i, m) in members.iter().enumerate() {

@@ -228,7 +228,13 @@ pub async fn read(
     let limiter = RateLimiter::new(LOOKUP_CALLS_PER_SECOND);
     let window = (start, opts.until);
     let all = matches!(regions, Regions::All);
-    let per_region = futures::stream::iter(regions.resolve(&ctx.regions))
+    let mut mine = regions.resolve(&ctx.regions);
+    if let Some(shard) = opts.shard {
+        let before = mine.len();
+        mine.retain(|r| shard.owns(&format!("lookup:{r}")));
+        counts.other_shards += (before - mine.len()) as u64;
+    }
+    let per_region = futures::stream::iter(mine)
         .map(|region| {
             let limiter = limiter.clone();
             async move {

@@ -6,9 +6,11 @@
 pub mod gzip;
 pub mod local;
 pub mod lookup;
+pub mod parquet;
 pub mod prefilter;
 pub mod s3;
 pub mod scanner;
+pub mod shard;
 
 use std::path::PathBuf;
 

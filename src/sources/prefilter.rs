@@ -59,13 +59,21 @@ impl Needle {
             word.to_vec()
         };
         let rank = |i: usize| (FREQ[word[i] as usize], i);
-        let i1 = (0..word.len()).min_by_key(|&i| rank(i)).expect("non-empty word");
+        let i1 = (0..word.len())
+            .min_by_key(|&i| rank(i))
+            .expect("non-empty word");
         let i2 = (0..word.len())
             .filter(|&i| i != i1)
             .min_by_key(|&i| (word[i] == word[i1], rank(i)))
             .unwrap_or(i1);
         let (i1, i2) = (i1.min(i2), i1.max(i2));
-        let mask = |b: u8| if fold && b.is_ascii_lowercase() { 0x20 } else { 0 };
+        let mask = |b: u8| {
+            if fold && b.is_ascii_lowercase() {
+                0x20
+            } else {
+                0
+            }
+        };
         Needle {
             i1,
             i2,
@@ -201,7 +209,11 @@ impl Prefilter {
                 while bits != 0 {
                     let q = p + bits.trailing_zeros() as usize;
                     bits &= bits - 1;
-                    if self.needles.iter().any(|nd| nd.pair_at(hay, q) && nd.at(hay, q)) {
+                    if self
+                        .needles
+                        .iter()
+                        .any(|nd| nd.pair_at(hay, q) && nd.at(hay, q))
+                    {
                         return true;
                     }
                 }

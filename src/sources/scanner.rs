@@ -1044,7 +1044,10 @@ impl Splitter {
                         let start = self.pending.map_or(at, |p| p.start);
                         let what = match expect {
                             Expect::SeparatorOrEnd => {
-                                format!("expected ',' or ']' after an element, found {:?}", c as char)
+                                format!(
+                                    "expected ',' or ']' after an element, found {:?}",
+                                    c as char
+                                )
                             }
                             _ => format!("expected an element, found {:?}", c as char),
                         };
@@ -1240,7 +1243,11 @@ impl Splitter {
             _ => {}
         }
         // The next non-blank byte must open a member name.
-        let next = match data[j + 1..].iter().take(CONTEXT).position(|&b| !is_blank(b)) {
+        let next = match data[j + 1..]
+            .iter()
+            .take(CONTEXT)
+            .position(|&b| !is_blank(b))
+        {
             Some(k) => data[j + 1 + k],
             None if !last && self.end - (j + 1) < CONTEXT => return None,
             None => return Some(None),
@@ -1264,7 +1271,10 @@ impl Splitter {
         }
         let off = self.base + j as u64;
         let blank_to_gap = gap_at.is_some_and(|g| {
-            g <= off && data[self.idx(g.max(self.base))..j].iter().all(|&b| is_blank(b))
+            g <= off
+                && data[self.idx(g.max(self.base))..j]
+                    .iter()
+                    .all(|&b| is_blank(b))
         });
         let stream_start = prev.is_none() && self.base + lo as u64 == 0;
         let array_level = matches!(self.level, Level::Array { .. });
@@ -1336,7 +1346,10 @@ fn scalar_end(
                 };
                 if let Some(c) = buf[j..j + k].iter().position(|&b| b < 0x20) {
                     let at = j + c;
-                    return Err((at, format!("control character 0x{:02x} in a string", buf[at])));
+                    return Err((
+                        at,
+                        format!("control character 0x{:02x} in a string", buf[at]),
+                    ));
                 }
                 if buf[j + k] == b'\\' {
                     j += k + 2;
@@ -1396,7 +1409,13 @@ fn array_end_ok(buf: &[u8], i: usize, wrapped: bool, last: bool) -> Option<bool>
     if !wrapped {
         return next(i + 1).map(after_value);
     }
-    let j = i + 1 + buf[i + 1..].iter().take(CONTEXT).take_while(|&&b| is_blank(b)).count();
+    let j = i
+        + 1
+        + buf[i + 1..]
+            .iter()
+            .take(CONTEXT)
+            .take_while(|&&b| is_blank(b))
+            .count();
     match next(i + 1)? {
         Some(b'}') => next(j + 1).map(after_value),
         Some(b',') => Some(true),

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::event::Event;
+use crate::event::{Event, EventRef};
 
 /// The service name that marks a service-specific credential as a Bedrock API key.
 pub const BEDROCK_SERVICE: &str = "bedrock.amazonaws.com";
@@ -25,7 +25,7 @@ pub fn is_console_key_user(name: &str) -> bool {
 pub const RELEVANT_KEYWORDS: &[&str] = &["bedrock", "bearertoken", "servicespecificcredential"];
 
 /// True when the event is Bedrock-relevant and kept by default.
-pub fn is_relevant(e: &Event) -> bool {
+pub fn is_relevant(e: &EventRef<'_>) -> bool {
     let source = e.event_source.as_deref().unwrap_or("");
     let name = e.event_name.as_deref().unwrap_or("");
     source.starts_with("bedrock")
@@ -40,7 +40,7 @@ pub fn is_relevant(e: &Event) -> bool {
 }
 
 /// Classifies what can be decided from the event alone: key creation and bearer use.
-pub fn classify_event(e: &mut Event) {
+pub fn classify_event(e: &mut EventRef<'_>) {
     if e.bearer_token {
         let (kind, basis) = bearer_kind(e);
         e.activity = Some(if kind == "short_term" {
@@ -67,14 +67,14 @@ pub fn classify_event(e: &mut Event) {
 }
 
 /// True when the event came from IAM (or names no source, as some exports do).
-fn is_iam(e: &Event) -> bool {
+fn is_iam(e: &EventRef<'_>) -> bool {
     e.event_source
         .as_deref()
         .is_none_or(|s| s == "iam.amazonaws.com")
 }
 
 /// True when the credential's service name is Bedrock's.
-fn is_bedrock_service(e: &Event) -> bool {
+fn is_bedrock_service(e: &EventRef<'_>) -> bool {
     e.service_name
         .as_deref()
         .is_some_and(|s| s.trim().eq_ignore_ascii_case(BEDROCK_SERVICE))
@@ -85,7 +85,7 @@ fn is_bedrock_service(e: &Event) -> bool {
 /// `bearerTokenType` wins; then an ASIA access key or a role/federated identity means
 /// short-term; an IAM user with any other key means long-term. With no evidence at all the
 /// riskier reading (long-term) is taken and the basis says `unknown`.
-pub fn bearer_kind(e: &Event) -> (&'static str, &'static str) {
+pub fn bearer_kind(e: &EventRef<'_>) -> (&'static str, &'static str) {
     if let Some(t) = e.bearer_token_type.as_deref() {
         let t = t.trim().to_ascii_uppercase();
         if t == "ABSK" || t.starts_with("LONG") {
@@ -111,6 +111,20 @@ pub fn bearer_kind(e: &Event) -> (&'static str, &'static str) {
     }
 }
 
+/// True for an Update/Reset/Delete of a service-specific credential: its attribution to
+/// Bedrock waits until every input is read (the create event may be in another input).
+pub fn is_lifecycle_change(e: &EventRef<'_>) -> bool {
+    matches!(
+        e.event_name.as_deref(),
+        Some(
+            "UpdateServiceSpecificCredential"
+                | "ResetServiceSpecificCredential"
+                | "DeleteServiceSpecificCredential"
+        )
+    ) && is_iam(e)
+        && !e.bearer_token
+}
+
 /// What the logs say about which service a credential id belongs to.
 #[derive(Debug, Default)]
 pub struct CredentialServices {
@@ -119,13 +133,13 @@ pub struct CredentialServices {
 
 impl CredentialServices {
     /// Remembers the service of a credential seen in a create event.
-    pub fn observe(&mut self, e: &Event) {
+    pub fn observe(&mut self, e: &EventRef<'_>) {
         if e.event_name.as_deref() == Some("CreateServiceSpecificCredential")
             && let Some(id) = &e.credential_id
             && let Some(service) = &e.service_name
         {
             self.by_id
-                .insert(id.clone(), service.trim().to_ascii_lowercase());
+                .insert(id.to_string(), service.trim().to_ascii_lowercase());
         }
     }
 
@@ -140,13 +154,14 @@ impl CredentialServices {
     /// `service_name`); unknown ids belong to Bedrock when the user is a `BedrockAPIKey-`
     /// user; the rest stay unattributed.
     pub fn attribute(&self, e: &mut Event) {
+        let r = e.borrowed();
         let activity = match e.event_name.as_deref() {
             Some("UpdateServiceSpecificCredential") => "key_status_changed",
             Some("ResetServiceSpecificCredential") => "key_reset",
             Some("DeleteServiceSpecificCredential") => "key_deleted",
             _ => return,
         };
-        if !is_iam(e) || e.bearer_token {
+        if !is_iam(&r) || r.bearer_token {
             return;
         }
         let known = e.credential_id.as_ref().and_then(|id| self.by_id.get(id));
@@ -169,25 +184,25 @@ impl CredentialServices {
 mod tests {
     use super::*;
 
-    fn ev(f: impl FnOnce(&mut Event)) -> Event {
-        let mut e = Event {
+    fn ev(f: impl FnOnce(&mut EventRef<'static>)) -> EventRef<'static> {
+        let mut e = EventRef {
             event_source: Some("iam.amazonaws.com".into()),
-            ..Event::default()
+            ..EventRef::default()
         };
         f(&mut e);
         e
     }
 
-    fn create(service: &str, id: &str, error: Option<&str>) -> Event {
+    fn create(service: &str, id: &str, error: Option<&str>) -> EventRef<'static> {
         ev(|e| {
             e.event_name = Some("CreateServiceSpecificCredential".into());
-            e.service_name = Some(service.into());
-            e.credential_id = Some(id.into());
-            e.error_code = error.map(Into::into);
+            e.service_name = Some(service.to_string().into());
+            e.credential_id = Some(id.to_string().into());
+            e.error_code = error.map(|x| x.to_string().into());
         })
     }
 
-    fn bearer(f: impl FnOnce(&mut Event)) -> Event {
+    fn bearer(f: impl FnOnce(&mut EventRef<'static>)) -> EventRef<'static> {
         let mut e = ev(|e| {
             e.event_source = Some("bedrock.amazonaws.com".into());
             e.event_name = Some("InvokeModel".into());
@@ -303,10 +318,11 @@ mod tests {
         creds.observe(&create("codecommit.amazonaws.com", "ACCACODE", None));
         let change = |name: &str, id: &str, user: &str| {
             let mut e = ev(|e| {
-                e.event_name = Some(name.into());
-                e.credential_id = Some(id.into());
-                e.target_user = Some(user.into());
-            });
+                e.event_name = Some(name.to_string().into());
+                e.credential_id = Some(id.to_string().into());
+                e.target_user = Some(user.to_string().into());
+            })
+            .to_event();
             creds.attribute(&mut e);
             (e.activity, e.key_basis)
         };

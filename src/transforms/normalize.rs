@@ -1,9 +1,12 @@
-//! Reads one parsed CloudTrail record into an [`Event`], tolerating odd field types.
+//! Reads one parsed CloudTrail record into an [`EventRef`] (text borrowed from the parsed
+//! record, nothing copied), tolerating odd field types.
+
+use std::borrow::Cow;
 
 use simd_json::BorrowedValue as Value;
 use simd_json::prelude::*;
 
-use crate::event::Event;
+use crate::event::EventRef;
 use crate::timefmt::parse_timestamp;
 
 /// Why a record could not become an event.
@@ -15,9 +18,10 @@ pub enum RecordError {
     NotCloudTrail,
 }
 
-/// A record read into an event, with notes about fields that had unexpected shapes.
-pub struct Normalized {
-    pub event: Event,
+/// A record read into an event, with notes about fields that had unexpected shapes (each
+/// names the field, never its value: a field may hold a secret).
+pub struct Normalized<'v> {
+    pub event: EventRef<'v>,
     pub oddities: Vec<String>,
 }
 
@@ -31,21 +35,21 @@ fn path<'v, 'a>(v: &'v Value<'a>, keys: &[&str]) -> Option<&'v Value<'a>> {
 }
 
 /// Reads a text field; numbers and booleans become text (noted as odd), null/absent is None.
-fn text(v: &Value, keys: &[&str], odd: &mut Vec<String>) -> Option<String> {
+fn text<'v>(v: &'v Value<'_>, keys: &[&str], odd: &mut Vec<String>) -> Option<Cow<'v, str>> {
     let x = path(v, keys)?;
     if let Some(s) = x.as_str() {
-        return Some(s.to_string());
+        return Some(Cow::Borrowed(s));
     }
     if x.is_null() {
         return None;
     }
     if let Some(b) = x.as_bool() {
         odd.push(format!("{} is a boolean, read as text", keys.join(".")));
-        return Some(b.to_string());
+        return Some(Cow::Owned(b.to_string()));
     }
     if x.is_number() {
         odd.push(format!("{} is a number, read as text", keys.join(".")));
-        return Some(simd_json::to_string(x).unwrap_or_default());
+        return Some(Cow::Owned(simd_json::to_string(x).unwrap_or_default()));
     }
     odd.push(format!("{} is {}, ignored", keys.join("."), kind(x)));
     None
@@ -88,8 +92,8 @@ fn user_from_arn(arn: &str) -> Option<&str> {
     rest.rsplit('/').next()
 }
 
-/// Converts one parsed record into an [`Event`]. `source` names the file, object or page.
-pub fn normalize(v: &Value, source: &str) -> Result<Normalized, RecordError> {
+/// Converts one parsed record into an [`EventRef`]. `source` names the file, object or page.
+pub fn normalize<'v>(v: &'v Value<'_>, source: &'v str) -> Result<Normalized<'v>, RecordError> {
     if !v.is_object() {
         return Err(RecordError::NotObject);
     }
@@ -100,18 +104,21 @@ pub fn normalize(v: &Value, source: &str) -> Result<Normalized, RecordError> {
     if event_name.is_none() && event_source.is_none() {
         return Err(RecordError::NotCloudTrail);
     }
-    let mut e = Event {
+    let mut e = EventRef {
         event_name,
         event_source,
-        source: source.to_string(),
-        ..Event::default()
+        source: Cow::Borrowed(source),
+        ..EventRef::default()
     };
     e.event_id = text(v, &["eventID"], o);
     match text(v, &["eventTime"], o) {
         Some(t) => {
             e.event_time = parse_timestamp(&t);
             if e.event_time.is_none() {
-                o.push(format!("eventTime {t:?} is not a timestamp"));
+                o.push(format!(
+                    "eventTime is not a timestamp ({} characters)",
+                    t.chars().count()
+                ));
             }
         }
         None => o.push("eventTime is missing".to_string()),
@@ -137,7 +144,7 @@ pub fn normalize(v: &Value, source: &str) -> Result<Normalized, RecordError> {
 }
 
 /// Fills the identity columns from `userIdentity`.
-fn read_identity(v: &Value, e: &mut Event, o: &mut Vec<String>) {
+fn read_identity<'v>(v: &'v Value<'_>, e: &mut EventRef<'v>, o: &mut Vec<String>) {
     match v.get("userIdentity") {
         None => o.push("userIdentity is missing".to_string()),
         Some(x) if x.is_null() => o.push("userIdentity is null".to_string()),
@@ -166,16 +173,14 @@ fn read_identity(v: &Value, e: &mut Event, o: &mut Vec<String>) {
                 o,
             )
         })
-        .or_else(|| {
-            e.principal_arn
-                .as_deref()
-                .and_then(user_from_arn)
-                .map(str::to_string)
+        .or_else(|| match e.principal_arn.as_ref()? {
+            Cow::Borrowed(arn) => user_from_arn(arn).map(Cow::Borrowed),
+            Cow::Owned(arn) => user_from_arn(arn).map(|u| Cow::Owned(u.to_string())),
         });
 }
 
 /// Fills the request-derived columns: bearer flag, model, credential and policy fields.
-fn read_request(v: &Value, e: &mut Event, o: &mut Vec<String>) {
+fn read_request<'v>(v: &'v Value<'_>, e: &mut EventRef<'v>, o: &mut Vec<String>) {
     e.bearer_token = flag(v, &["additionalEventData", "callWithBearerToken"])
         || flag(v, &["requestParameters", "callWithBearerToken"]);
     e.bearer_token_type = text(v, &["requestParameters", "bearerTokenType"], o)
@@ -198,7 +203,9 @@ fn read_request(v: &Value, e: &mut Event, o: &mut Vec<String>) {
         && let (Some(days), Some(t)) = (e.credential_age_days, e.event_time)
         && e.error_code.is_none()
     {
-        e.credential_expiration = Some(t + days * 86_400_000_000);
+        e.credential_expiration = days
+            .checked_mul(86_400_000_000)
+            .and_then(|d| t.checked_add(d));
     }
     e.policy_arn = text(v, &["requestParameters", "policyArn"], o);
     let name = e.event_name.as_deref().unwrap_or("");

@@ -164,7 +164,11 @@ fn one_bad_record_costs_one_record_in_every_container_plain_and_gzipped() {
                         if (s.bytes_skipped > 0) == delimited.contains(kind) {
                             bad.push(format!("{name}: {} bytes skipped", s.bytes_skipped));
                         }
-                        if s.inputs_skipped.len() != 1 || !s.inputs_skipped[0].reason.contains("1 of 21 records unreadable") {
+                        if s.inputs_skipped.len() != 1
+                            || !s.inputs_skipped[0]
+                                .reason
+                                .contains("1 of 21 records unreadable")
+                        {
                             bad.push(format!("{name}: inputs_skipped {:?}", s.inputs_skipped));
                         }
                     }
@@ -172,7 +176,10 @@ fn one_bad_record_costs_one_record_in_every_container_plain_and_gzipped() {
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     assert!(
         failures.is_empty(),
@@ -187,18 +194,19 @@ fn one_bad_record_costs_one_record_in_every_container_plain_and_gzipped() {
 fn a_hundred_thousand_levels_of_nesting_exit_3_and_the_other_inputs_are_read() {
     let dir = tempfile::tempdir().unwrap();
     let w = |name: &str, data: &[u8]| std::fs::write(dir.path().join(name), data).unwrap();
-    let deep = format!(
-        "{}{{}}{}",
-        "[".repeat(100_000),
-        "]".repeat(100_000)
-    );
+    let deep = format!("{}{{}}{}", "[".repeat(100_000), "]".repeat(100_000));
     let nested = record("deep-1").replace(
         r#""modelId":"amazon.nova-pro-v1:0""#,
         &format!(r#""modelId":"amazon.nova-pro-v1:0","x":{deep}"#),
     );
     w(
         "a-deep.json",
-        format!(r#"{{"Records":[{},{nested},{}]}}"#, record("a-1"), record("a-2")).as_bytes(),
+        format!(
+            r#"{{"Records":[{},{nested},{}]}}"#,
+            record("a-1"),
+            record("a-2")
+        )
+        .as_bytes(),
     );
     // The same depth inside a LookupEvents event's JSON string.
     let inner = serde_json::to_string(&nested).unwrap();
@@ -213,14 +221,28 @@ fn a_hundred_thousand_levels_of_nesting_exit_3_and_the_other_inputs_are_read() {
     // Unclosed: a hundred thousand `[` and no end, then a good line.
     w(
         "c-unclosed.ndjson",
-        format!("{}\n{{\"x\":{}\n{}\n", record("c-1"), "[".repeat(100_000), record("c-2")).as_bytes(),
+        format!(
+            "{}\n{{\"x\":{}\n{}\n",
+            record("c-1"),
+            "[".repeat(100_000),
+            record("c-2")
+        )
+        .as_bytes(),
     );
-    w("d-good.json.gz", &gzip(format!(r#"{{"Records":[{}]}}"#, record("d-1")).as_bytes()));
+    w(
+        "d-good.json.gz",
+        &gzip(format!(r#"{{"Records":[{}]}}"#, record("d-1")).as_bytes()),
+    );
     let o = keytrail(&["scan", dir.path().to_str().unwrap(), "--format", "json"]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let r: Report = serde_json::from_slice(&o.stdout).unwrap();
     let s = &r.summary;
-    assert_eq!((s.inputs_read, s.events_kept, s.records_unreadable), (4, 6, 3), "{}", stderr(&o));
+    assert_eq!(
+        (s.inputs_read, s.events_kept, s.records_unreadable),
+        (4, 6, 3),
+        "{}",
+        stderr(&o)
+    );
     let err = stderr(&o);
     for f in ["a-deep.json", "b-deep-lookup.json", "c-unclosed.ndjson"] {
         assert!(
@@ -234,13 +256,19 @@ fn a_hundred_thousand_levels_of_nesting_exit_3_and_the_other_inputs_are_read() {
 #[test]
 fn a_corrupt_gzip_member_costs_only_its_records() {
     let dir = tempfile::tempdir().unwrap();
-    let lines: Vec<String> = (0..21).map(|i| format!("{}\n", record(&format!("gz-{i}")))).collect();
+    let lines: Vec<String> = (0..21)
+        .map(|i| format!("{}\n", record(&format!("gz-{i}"))))
+        .collect();
     let mut members: Vec<Vec<u8>> = lines.iter().map(|l| gzip(l.as_bytes())).collect();
     // Member 11: its deflate data damaged.
     for b in &mut members[10][12..20] {
         *b ^= 0xa5;
     }
-    std::fs::write(dir.path().join("corrupt-member.ndjson.gz"), members.concat()).unwrap();
+    std::fs::write(
+        dir.path().join("corrupt-member.ndjson.gz"),
+        members.concat(),
+    )
+    .unwrap();
     let (o, r) = scan(&dir.path().join("corrupt-member.ndjson.gz"));
     let s = &r.summary;
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
@@ -253,12 +281,22 @@ fn a_corrupt_gzip_member_costs_only_its_records() {
     tail.extend_from_slice(b"not gzip at all");
     std::fs::write(dir.path().join("tail.ndjson.gz"), &tail).unwrap();
     let (o, r) = scan(&dir.path().join("tail.ndjson.gz"));
-    assert_eq!((o.status.code(), r.summary.events_kept), (Some(3), 1), "{}", stderr(&o));
+    assert_eq!(
+        (o.status.code(), r.summary.events_kept),
+        (Some(3), 1),
+        "{}",
+        stderr(&o)
+    );
     let mut padded = gzip(lines[0].as_bytes());
     padded.extend_from_slice(&[0u8; 1024]);
     std::fs::write(dir.path().join("padded.ndjson.gz"), &padded).unwrap();
     let (o, r) = scan(&dir.path().join("padded.ndjson.gz"));
-    assert_eq!((o.status.code(), r.summary.events_kept), (Some(0), 1), "{}", stderr(&o));
+    assert_eq!(
+        (o.status.code(), r.summary.events_kept),
+        (Some(0), 1),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -271,7 +309,12 @@ fn a_clean_file_exits_0_with_nothing_skipped() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let s = &r.summary;
     assert_eq!(
-        (s.events_kept, s.records_unreadable, s.bytes_skipped, s.inputs_skipped.len()),
+        (
+            s.events_kept,
+            s.records_unreadable,
+            s.bytes_skipped,
+            s.inputs_skipped.len()
+        ),
         (5, 0, 0, 0)
     );
 }

@@ -45,6 +45,8 @@ struct Summary {
     duplicate_events_dropped: u64,
     inputs_outside_time_window: u64,
     api_calls: u64,
+    inputs_in_other_shards: u64,
+    files_passed_over: std::collections::BTreeMap<String, u64>,
     inputs_skipped: Vec<serde_json::Value>,
 }
 
@@ -126,6 +128,8 @@ fn scan_reports_every_rule_with_expected_counts() {
         (1, 0)
     );
     assert!(s.inputs_skipped.is_empty());
+    assert_eq!(s.inputs_in_other_shards, 0);
+    assert!(s.files_passed_over.is_empty(), "{:?}", s.files_passed_over);
 }
 
 #[test]

@@ -24,6 +24,7 @@ use crate::aws::AwsContext;
 use crate::aws::errors::{AwsCallError, CallSite, classify};
 use crate::pipeline::{IngestOptions, InputOutcome, SourceCounts, read_stream};
 use crate::sources::local::{decode, is_digest_name, is_log_name};
+use crate::sources::shard::Shard;
 use layout::{
     CLOUDTRAIL, Position, S3Url, day_prefixes, is_account_id, is_org_id, may_hold_window,
 };
@@ -50,6 +51,8 @@ enum Listed {
     Object(ObjectRef),
     /// A prefix that could not be listed, with the reason.
     Failed(String, String),
+    /// An object left to another shard (`--shard`), only counted.
+    OtherShard,
 }
 
 /// Decides which listed objects to fetch (the scheduled job skips processed ones).
@@ -81,6 +84,10 @@ pub async fn read(
                 let keep = match &item {
                     Listed::Failed(..) => true,
                     Listed::Object(o) => admit(o, opts_ref, filter.as_ref(), &mut counts),
+                    Listed::OtherShard => {
+                        counts.other_shards += 1;
+                        false
+                    }
                 };
                 async move { keep.then_some(item) }
             })
@@ -90,6 +97,9 @@ pub async fn read(
                     match item {
                         Listed::Failed(name, reason) => InputOutcome::unavailable(name, reason),
                         Listed::Object(o) => fetch(ctx, client_ref, url, &o.key, opts).await,
+                        Listed::OtherShard => {
+                            unreachable!("objects of other shards are filtered out above")
+                        }
                     }
                 }
             })
@@ -169,7 +179,9 @@ async fn list_all(
         .for_each_concurrent(LIST_CONCURRENCY, |prefix| {
             let tx = tx.clone();
             async move {
-                if let Err(e) = list_objects(client, ctx, &url.bucket, &prefix, &tx).await {
+                if let Err(e) =
+                    list_objects(client, ctx, &url.bucket, &prefix, opts.shard, &tx).await
+                {
                     let _ = tx
                         .send(Listed::Failed(url.key_url(&prefix), e.to_string()))
                         .await;
@@ -314,15 +326,19 @@ async fn list_dirs(
     }
 }
 
-/// Lists every object under `prefix` (all pages) into `tx`.
+/// Lists every object under `prefix` (all pages) into `tx`. With `--shard`, the prefix
+/// (a day folder) is listed whole first, so the shard sees the day's size (a hot day is
+/// split by hour), then only this shard's objects are sent.
 async fn list_objects(
     client: &Client,
     ctx: &AwsContext,
     bucket: &str,
     prefix: &str,
+    shard: Option<Shard>,
     tx: &mpsc::Sender<Listed>,
 ) -> Result<(), AwsCallError> {
     let mut token = None;
+    let mut held: Vec<ObjectRef> = Vec::new();
     loop {
         let (page, next) = list_page(client, ctx, bucket, prefix, None, token).await?;
         for o in page.contents() {
@@ -332,16 +348,33 @@ async fn list_objects(
                     size: o.size().unwrap_or(0),
                     etag: o.e_tag().map(str::to_string),
                 };
-                if tx.send(Listed::Object(obj)).await.is_err() {
+                if shard.is_some() {
+                    held.push(obj);
+                } else if tx.send(Listed::Object(obj)).await.is_err() {
                     return Ok(());
                 }
             }
         }
         match next {
             Some(t) => token = Some(t),
-            None => return Ok(()),
+            None => break,
         }
     }
+    if let Some(shard) = shard {
+        let keys: Vec<&str> = held.iter().map(|o| o.key.as_str()).collect();
+        let mine = shard.select(&keys);
+        for (o, keep) in held.into_iter().zip(mine) {
+            let item = if keep {
+                Listed::Object(o)
+            } else {
+                Listed::OtherShard
+            };
+            if tx.send(item).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The call site of a listing, for error messages.

@@ -88,30 +88,21 @@ const CLASS_LEXBAD: u8 = 128;
 const fn allowed_outside(b: u8) -> bool {
     matches!(
         b,
-        b' ' | b'\t'
-            | b'\n'
-            | b'\r'
-            | b'"'
-            | b','
-            | b':'
-            | b'['
-            | b']'
-            | b'{'
-            | b'}'
-            | b'0'..=b'9'
-            | b'-'
-            | b'+'
-            | b'.'
-            | b'a'
-            | b'e'
-            | b'f'
-            | b'l'
-            | b'n'
-            | b'r'
-            | b's'
-            | b't'
-            | b'u'
-            | b'E'
+        b' ' | b'\t' | b'\n' | b'\r' | b'"' | b',' | b':' | b'[' | b']' | b'{' | b'}' | b'0'
+            ..=b'9'
+                | b'-'
+                | b'+'
+                | b'.'
+                | b'a'
+                | b'e'
+                | b'f'
+                | b'l'
+                | b'n'
+                | b'r'
+                | b's'
+                | b't'
+                | b'u'
+                | b'E'
     )
 }
 
@@ -204,16 +195,19 @@ pub unsafe fn raw_avx2(b: &[u8; 64]) -> Raw {
             1, 0, 2, 4, 8, 16, 32, 64, 0, 0, 0, 0, 0, 0, 0, 0,
         );
         let lut_lo = _mm256_setr_epi8(
-            LO[0], LO[1], LO[2], LO[3], LO[4], LO[5], LO[6], LO[7], LO[8], LO[9], LO[10],
-            LO[11], LO[12], LO[13], LO[14], LO[15], LO[0], LO[1], LO[2], LO[3], LO[4], LO[5],
-            LO[6], LO[7], LO[8], LO[9], LO[10], LO[11], LO[12], LO[13], LO[14], LO[15],
+            LO[0], LO[1], LO[2], LO[3], LO[4], LO[5], LO[6], LO[7], LO[8], LO[9], LO[10], LO[11],
+            LO[12], LO[13], LO[14], LO[15], LO[0], LO[1], LO[2], LO[3], LO[4], LO[5], LO[6], LO[7],
+            LO[8], LO[9], LO[10], LO[11], LO[12], LO[13], LO[14], LO[15],
         );
         let x0f = _mm256_set1_epi8(0x0f);
         let zero = _mm256_setzero_si256();
         let allowed = |v: __m256i| {
             let h = _mm256_and_si256(_mm256_srli_epi16(v, 4), x0f);
             let l = _mm256_and_si256(v, x0f);
-            let c = _mm256_and_si256(_mm256_shuffle_epi8(lut_hi, h), _mm256_shuffle_epi8(lut_lo, l));
+            let c = _mm256_and_si256(
+                _mm256_shuffle_epi8(lut_hi, h),
+                _mm256_shuffle_epi8(lut_lo, l),
+            );
             _mm256_cmpeq_epi8(c, zero)
         };
         Raw {

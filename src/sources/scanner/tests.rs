@@ -72,7 +72,9 @@ fn skips(pieces: &[P]) -> usize {
 
 /// A record with an id.
 fn rec(i: usize) -> String {
-    format!(r#"{{"eventVersion":"1.09","eventID":"id-{i}","eventName":"InvokeModel","requestParameters":{{"modelId":"m","list":[1,2,{{"a":"b"}}]}}}}"#)
+    format!(
+        r#"{{"eventVersion":"1.09","eventID":"id-{i}","eventName":"InvokeModel","requestParameters":{{"modelId":"m","list":[1,2,{{"a":"b"}}]}}}}"#
+    )
 }
 
 #[test]
@@ -100,8 +102,7 @@ fn splits_bare_arrays_and_ndjson() {
 
 #[test]
 fn lookup_page_with_trailing_next_token_is_split() {
-    let (recs, end) =
-        split(br#"{"Events":[{"CloudTrailEvent":"{\"a\":1}"}],"NextToken":"abc}"}"#);
+    let (recs, end) = split(br#"{"Events":[{"CloudTrailEvent":"{\"a\":1}"}],"NextToken":"abc}"}"#);
     assert_eq!((recs.len(), end.cut_short), (1, None));
 }
 
@@ -146,7 +147,9 @@ fn records_spanning_read_chunks_are_reassembled() {
 /// The corruptions of issue 13, each applied to record 10 of 20.
 fn corruptions() -> Vec<(&'static str, fn(&str) -> String)> {
     vec![
-        ("unterminated string", |r| r.replacen("\"InvokeModel\"", "\"InvokeModel", 1)),
+        ("unterminated string", |r| {
+            r.replacen("\"InvokeModel\"", "\"InvokeModel", 1)
+        }),
         ("missing closing brace", |r| r[..r.len() - 1].to_string()),
         ("extra closing brace", |r| format!("{r}}}")),
         ("truncated record", |r| r[..r.len() / 2].to_string()),
@@ -156,9 +159,13 @@ fn corruptions() -> Vec<(&'static str, fn(&str) -> String)> {
         ("a number", |_| "12345".into()),
         ("a string", |_| "\"string\"".into()),
         ("null", |_| "null".into()),
-        ("garbage bytes", |r| r.replacen("\"m\"", "\"m\"\u{1}\u{7f}xx", 1)),
+        ("garbage bytes", |r| {
+            r.replacen("\"m\"", "\"m\"\u{1}\u{7f}xx", 1)
+        }),
         ("missing opening brace", |r| r[1..].to_string()),
-        ("raw newline in a string", |r| r.replacen("InvokeModel", "Invoke\nModel", 1)),
+        ("raw newline in a string", |r| {
+            r.replacen("InvokeModel", "Invoke\nModel", 1)
+        }),
     ]
 }
 
@@ -170,7 +177,10 @@ fn one_bad_record_costs_one_record_in_every_container() {
             .collect();
         let containers = [
             ("records", format!("{{\"Records\":[{}]}}", recs.join(","))),
-            ("events", format!("{{\"Events\":[{}],\"NextToken\":\"t\"}}", recs.join(","))),
+            (
+                "events",
+                format!("{{\"Events\":[{}],\"NextToken\":\"t\"}}", recs.join(",")),
+            ),
             ("bare array", format!("[{}]", recs.join(","))),
             ("pretty array", format!("[\n  {}\n]\n", recs.join(",\n  "))),
             ("ndjson", format!("{}\n", recs.join("\n"))),
@@ -260,7 +270,10 @@ fn a_huge_record_is_skipped_and_the_next_one_read() {
     let text = format!("{{\"Records\":[{},{huge},{}]}}", rec(1), rec(2));
     let (pieces, _) = split_chunked(text.as_bytes(), usize::MAX);
     assert_eq!(records(&pieces), vec![rec(1), rec(2)]);
-    assert!(matches!(pieces[1], P::Skip(_, _, SkipReason::TooLarge)), "{pieces:?}");
+    assert!(
+        matches!(pieces[1], P::Skip(_, _, SkipReason::TooLarge)),
+        "{pieces:?}"
+    );
 }
 
 #[test]
@@ -299,7 +312,9 @@ fn decoder_gaps_skip_the_record_they_cut() {
     let end = split_records(Gapped(parts, false), &mut |p| {
         pieces.push(match p {
             Piece::Record { bytes, .. } => String::from_utf8_lossy(bytes).into_owned(),
-            Piece::Skipped { len, lost, reason, .. } => format!("skip {len} {lost} {reason}"),
+            Piece::Skipped {
+                len, lost, reason, ..
+            } => format!("skip {len} {lost} {reason}"),
             Piece::NotObject { .. } => "not".into(),
         })
     });

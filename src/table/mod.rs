@@ -4,13 +4,19 @@
 //! SQL and polars plans (rules, `query`), [`EventTable::batches`] for consumers that walk the
 //! rows in time order (`events`, `keys`, `investigate`, the job's state), and
 //! [`EventTable::events_by_id`] for the evidence behind findings. Callers never assume the
-//! whole table is one frame in memory.
+//! whole table is one frame in memory: past its memory budget it lives in spill files
+//! (`store`, `spill`), built from per-input chunks (`builder`).
+
+pub mod builder;
+pub mod spill;
+pub mod store;
 
 use std::collections::HashSet;
 
 use polars::prelude::*;
 
 use crate::event::{COLUMNS, Event};
+use spill::SpillFile;
 
 /// The hidden column holding each event's raw CloudTrail record (when kept).
 pub const RAW_COLUMN: &str = "raw";
@@ -89,29 +95,71 @@ pub fn events_frame(events: &[Event]) -> PolarsResult<DataFrame> {
     DataFrame::new(cols)
 }
 
-/// The kept events: every documented column, plus the raw records when they were kept.
+/// Where the table's rows live.
+#[derive(Debug, Clone)]
+enum Backing {
+    /// One frame in memory.
+    Memory(DataFrame),
+    /// Spill files on disk (unnamed temporary files, in order), read a batch at a time, and
+    /// the same files opened for polars scans.
+    Spilled {
+        files: Vec<SpillFile>,
+        sources: ScanSources,
+    },
+}
+
+/// The kept events, in time order: every documented column, plus the raw records when they
+/// were kept. In memory when they fit the budget, else in spill files on disk.
 #[derive(Debug, Clone)]
 pub struct EventTable {
-    /// The rows in time order: [`COLUMNS`], then [`RAW_COLUMN`] (null when not kept).
-    frame: DataFrame,
+    backing: Backing,
+    rows: usize,
 }
 
 impl EventTable {
     /// A table with no rows (for linting rules against the schema).
     pub fn empty() -> EventTable {
-        EventTable::from_events(&[]).expect("the empty table builds")
+        EventTable::in_memory(Self::empty_frame().expect("the empty table builds"))
     }
 
-    /// Builds the table from events already in time order.
+    /// The table's columns (and `raw`) with no rows.
+    pub fn empty_frame() -> PolarsResult<DataFrame> {
+        builder::ChunkBuilder::new().finish()
+    }
+
+    /// Builds the table from events already in time order (tests, small tools).
     pub fn from_events(events: &[Event]) -> PolarsResult<EventTable> {
         let mut frame = events_frame(events)?;
         frame.with_column(str_col(events, RAW_COLUMN, |x| x.raw.as_deref()))?;
-        Ok(EventTable { frame })
+        Ok(EventTable::in_memory(frame))
+    }
+
+    /// A table held in memory.
+    pub(crate) fn in_memory(frame: DataFrame) -> EventTable {
+        EventTable {
+            rows: frame.height(),
+            backing: Backing::Memory(frame),
+        }
+    }
+
+    /// A table in spill files.
+    pub(crate) fn spilled(files: Vec<SpillFile>) -> std::io::Result<EventTable> {
+        let handles = files
+            .iter()
+            .map(SpillFile::handle)
+            .collect::<std::io::Result<Vec<_>>>()?;
+        Ok(EventTable {
+            rows: files.iter().map(SpillFile::rows).sum(),
+            backing: Backing::Spilled {
+                files,
+                sources: ScanSources::Files(handles.into()),
+            },
+        })
     }
 
     /// The number of events.
     pub fn len(&self) -> usize {
-        self.frame.height()
+        self.rows
     }
 
     /// True when no event was kept.
@@ -119,29 +167,73 @@ impl EventTable {
         self.len() == 0
     }
 
-    /// The table as a lazy frame of the documented columns (for SQL and polars plans).
-    pub fn lazy(&self) -> LazyFrame {
-        self.frame
-            .clone()
-            .lazy()
-            .select(COLUMNS.iter().map(|c| col(*c)).collect::<Vec<_>>())
+    /// True when the rows are on disk (the table outgrew its memory budget).
+    pub fn is_spilled(&self) -> bool {
+        matches!(self.backing, Backing::Spilled { .. })
     }
 
-    /// The documented columns in batches of at most [`BATCH_ROWS`] rows, in time order.
+    /// The table as a lazy frame of the documented columns (for SQL and polars plans).
+    /// Collect it with [`EventTable::collect`], which streams a spilled table.
+    pub fn lazy(&self) -> LazyFrame {
+        let cols: Vec<Expr> = COLUMNS.iter().map(|c| col(*c)).collect();
+        match &self.backing {
+            Backing::Memory(df) => df.clone().lazy().select(cols),
+            Backing::Spilled { sources, .. } => LazyFrame::scan_ipc_sources(
+                sources.clone(),
+                Default::default(),
+                UnifiedScanArgs {
+                    hive_options: polars::io::HiveOptions {
+                        enabled: Some(false),
+                        ..polars::io::HiveOptions::default()
+                    },
+                    ..UnifiedScanArgs::default()
+                },
+            )
+            .expect("a scan plan is built without I/O")
+            .select(cols),
+        }
+    }
+
+    /// Runs a plan built on [`EventTable::lazy`]: in memory, or with polars' streaming engine
+    /// when the table is on disk, so memory holds the plan's working set, not the table.
+    pub fn collect(&self, lf: LazyFrame) -> PolarsResult<DataFrame> {
+        match self.backing {
+            Backing::Memory(_) => lf.collect(),
+            Backing::Spilled { .. } => lf.collect_with_engine(Engine::Streaming),
+        }
+    }
+
+    /// The rows (documented columns and `raw`) in batches of at most [`BATCH_ROWS`], in
+    /// time order.
+    fn raw_frames(&self) -> Box<dyn Iterator<Item = PolarsResult<DataFrame>> + '_> {
+        match &self.backing {
+            Backing::Memory(df) => {
+                let n = df.height();
+                Box::new(
+                    (0..n.div_ceil(BATCH_ROWS))
+                        .map(move |i| Ok(df.slice((i * BATCH_ROWS) as i64, BATCH_ROWS))),
+                )
+            }
+            Backing::Spilled { files, .. } => Box::new(files.iter().flat_map(|f| {
+                let batches: Box<dyn Iterator<Item = PolarsResult<DataFrame>>> = match f.batches() {
+                    Ok(b) => Box::new(b.map(|r| r.map_err(|e| polars_err!(ComputeError: "{}", e)))),
+                    Err(e) => Box::new(std::iter::once(Err(polars_err!(ComputeError: "{}", e)))),
+                };
+                batches
+            })),
+        }
+    }
+
+    /// The documented columns in batches, in time order (for writers).
     pub fn frames(&self) -> impl Iterator<Item = PolarsResult<DataFrame>> + '_ {
-        let n = self.len();
-        (0..n.div_ceil(BATCH_ROWS)).map(move |i| {
-            self.frame
-                .slice((i * BATCH_ROWS) as i64, BATCH_ROWS)
-                .select(COLUMNS.iter().copied())
-        })
+        self.raw_frames()
+            .map(|f| f.and_then(|df| df.select(COLUMNS.iter().copied())))
     }
 
     /// The rows as events (with their raw records when kept), in batches, in time order.
     pub fn batches(&self) -> impl Iterator<Item = PolarsResult<Vec<Event>>> + '_ {
-        let n = self.len();
-        (0..n.div_ceil(BATCH_ROWS))
-            .map(move |i| frame_events(&self.frame.slice((i * BATCH_ROWS) as i64, BATCH_ROWS)))
+        self.raw_frames()
+            .map(|f| f.and_then(|df| frame_events(&df)))
     }
 
     /// Every row as an event. For consumers that need them all at once; prefer
@@ -157,11 +249,20 @@ impl EventTable {
     /// The events whose event id is in `ids`, in time order (the evidence behind findings).
     pub fn events_by_id(&self, ids: &HashSet<&str>) -> PolarsResult<Vec<Event>> {
         let mut out = Vec::new();
-        for b in self.batches() {
-            out.extend(
-                b?.into_iter()
-                    .filter(|e| e.event_id.as_deref().is_some_and(|id| ids.contains(id))),
-            );
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        for df in self.raw_frames() {
+            let df = df?;
+            let mask: BooleanChunked = df
+                .column("event_id")?
+                .str()?
+                .iter()
+                .map(|v| Some(v.is_some_and(|id| ids.contains(id))))
+                .collect();
+            if mask.any() {
+                out.extend(frame_events(&df.filter(&mask)?)?);
+            }
         }
         Ok(out)
     }
