@@ -675,6 +675,7 @@ pub fn read_stream(
 ) -> InputOutcome {
     let mut r = InputResult::default();
     let mut scratch = Vec::new();
+    let mut first_skip = None;
     let end = scanner::split_records(reader, &mut |piece| {
         if r.digest || r.bad.is_some() {
             return;
@@ -687,6 +688,7 @@ pub fn read_stream(
                 r.records += 1;
                 r.unreadable += 1;
                 let n = r.records;
+                first_skip.get_or_insert_with(|| format!("{kind}, not an object"));
                 r.note(
                     name,
                     format!("record {n} skipped: {kind} at byte {offset}, not an object"),
@@ -701,6 +703,7 @@ pub fn read_stream(
                 r.records += 1;
                 r.unreadable += 1;
                 r.bytes_skipped += len + lost;
+                first_skip.get_or_insert_with(|| reason.to_string());
                 let n = r.records;
                 let lost = if lost > 0 {
                     format!(" and {lost} compressed bytes")
@@ -727,8 +730,11 @@ pub fn read_stream(
     }
     if r.unreadable > 0 && r.bad.is_none() && !r.digest {
         r.bad = Some(format!(
-            "{} of {} records unreadable, {} bytes passed over; the other records were read",
-            r.unreadable, r.records, r.bytes_skipped
+            "{} of {} records unreadable ({}), {} bytes passed over; the other records were read",
+            r.unreadable,
+            r.records,
+            first_skip.as_deref().unwrap_or("the reasons are on stderr"),
+            r.bytes_skipped
         ));
     }
     InputOutcome::read(name.to_string(), r, false)
