@@ -17,8 +17,10 @@ use flate2::{Crc, Decompress, FlushDecompress, Status};
 
 use super::scanner::Gap;
 
-/// Compressed bytes read from the source at a time.
+/// Compressed bytes read from the source at a time, at most; the first read is `FIRST_READ`
+/// and each next one twice the last, so that a small file never gets a large zeroed buffer.
 const IN_CHUNK: usize = 256 * 1024;
+const FIRST_READ: usize = 16 * 1024;
 /// How far back (compressed bytes before the read position) a corrupt member's start is kept
 /// for the search for the next member.
 const KEEP_BACK: usize = 8 * 1024 * 1024;
@@ -46,6 +48,8 @@ enum Part {
 pub struct GzipReader<R> {
     inner: R,
     buf: Vec<u8>,
+    /// Size of the next read.
+    chunk: usize,
     /// Next unconsumed byte of `buf`.
     pos: usize,
     /// End of the data in `buf`.
@@ -69,7 +73,8 @@ impl<R: Read> GzipReader<R> {
     pub fn new(inner: R) -> Self {
         GzipReader {
             inner,
-            buf: vec![0; IN_CHUNK * 2],
+            buf: Vec::new(),
+            chunk: FIRST_READ,
             pos: 0,
             end: 0,
             base: 0,
@@ -103,18 +108,21 @@ impl<R: Read> GzipReader<R> {
         if self.eof {
             return Ok(false);
         }
-        if self.buf.len() - self.end < IN_CHUNK {
+        let want = self.chunk;
+        self.chunk = (self.chunk * 2).min(IN_CHUNK);
+        if self.buf.len() - self.end < want {
             let keep = (hold.max(self.base) - self.base).min(self.pos as u64) as usize;
             self.buf.copy_within(keep..self.end, 0);
             self.end -= keep;
             self.pos -= keep;
             self.base += keep as u64;
-            if self.buf.len() - self.end < IN_CHUNK {
-                self.buf.resize(self.end + IN_CHUNK, 0);
+            if self.buf.len() - self.end < want {
+                self.buf.resize(self.end + want, 0);
             }
         }
         loop {
-            match self.inner.read(&mut self.buf[self.end..]) {
+            let stop = self.end + want;
+            match self.inner.read(&mut self.buf[self.end..stop]) {
                 Ok(0) => {
                     self.eof = true;
                     return Ok(false);

@@ -3,12 +3,14 @@
 //! Every record is checked before it is parsed; only candidates are parsed. For each word two
 //! of its bytes are picked (the rarest in CloudTrail text, by [`FREQ`]), and 32 positions at a
 //! time are tested for both at once with AVX2 (a "packed pair" search, case-folded for
-//! case-insensitive words); only where both match is the whole word compared. Without AVX2 a
-//! portable loop does the same one position at a time.
+//! case-insensitive words); only where both match is the whole word compared. A record's last
+//! bytes are tested from a zero-padded copy, so no position is tested one at a time. Without
+//! AVX2 a portable loop tests one position at a time.
 //!
 //! Sound for JSON: a record a JSON parser would read as containing a word is a candidate. A
-//! `\u` escape can spell any letter without its byte, so a record with `\u` in it is always a
-//! candidate (CloudTrail rarely escapes so); no other JSON escape yields a letter or digit.
+//! `\u` escape can spell any character without its byte, so a record with `\u` in it is always
+//! a candidate (CloudTrail rarely escapes so); the other escapes only spell `"`, `\`, `/` and
+//! control characters, so when a word holds one of those, any backslash makes a candidate.
 
 use super::scanner::Engine;
 
@@ -59,10 +61,11 @@ impl Needle {
             word.to_vec()
         };
         let rank = |i: usize| (FREQ[word[i] as usize], i);
-        let i1 = (0..word.len())
+        let window = word.len().min(WINDOW);
+        let i1 = (0..window)
             .min_by_key(|&i| rank(i))
             .expect("non-empty word");
-        let i2 = (0..word.len())
+        let i2 = (0..window)
             .filter(|&i| i != i1)
             .min_by_key(|&i| (word[i] == word[i1], rank(i)))
             .unwrap_or(i1);
@@ -107,9 +110,24 @@ impl Needle {
 #[derive(Debug, Clone)]
 pub struct Prefilter {
     needles: Vec<Needle>,
-    /// The largest tested offset over the words and the `\u` pair.
+    /// The largest tested offset over the words (below [`WINDOW`]).
     reach: usize,
+    /// Any backslash makes a candidate, not only `\u`: a word holds a byte JSON may write
+    /// as a short escape (`"`, `\`, `/`, a control character).
+    any_escape: bool,
     engine: Engine,
+}
+
+/// The two tested bytes of a word are taken from its first `WINDOW` bytes, so that the
+/// padded copy of a record's tail stays small.
+const WINDOW: usize = 64;
+/// Size of the zero-padded copy of a record's last bytes (fewer than 32 + `WINDOW`), enough
+/// for three 32-byte blocks each read up to `WINDOW - 1` bytes further.
+const TAIL_BUF: usize = 64 + 32 + WINDOW;
+
+/// True for the bytes JSON may write as a two-byte escape (`\"`, `\\`, `\/`, `\b`, ...).
+fn has_short_escape(b: u8) -> bool {
+    matches!(b, b'"' | b'\\' | b'/') || b < 0x20
 }
 
 impl Prefilter {
@@ -128,15 +146,20 @@ impl Prefilter {
             .map(|w| Needle::new(w, fold))
             .collect();
         let reach = needles.iter().map(|n| n.i2).max().unwrap_or(0).max(1);
+        let any_escape = needles
+            .iter()
+            .any(|n| n.word.iter().any(|&b| has_short_escape(b)));
         Prefilter {
             needles,
             reach,
+            any_escape,
             engine,
         }
     }
 
     /// True when `hay` may contain one of the words once read as JSON: it contains one, or it
-    /// contains a `\u` escape. Always false without words.
+    /// contains a `\u` escape (any escape when a word holds a byte JSON may escape). Always
+    /// false without words.
     pub fn is_candidate(&self, hay: &[u8]) -> bool {
         if self.needles.is_empty() {
             return false;
@@ -149,10 +172,16 @@ impl Prefilter {
         }
     }
 
-    /// Tests every position from `p` on, one at a time.
+    /// True when an escape that could spell part of a word starts at `p`.
+    #[inline(always)]
+    fn escape_at(&self, hay: &[u8], p: usize) -> bool {
+        hay[p] == b'\\' && (self.any_escape || hay.get(p + 1) == Some(&b'u'))
+    }
+
+    /// Tests every position from `p` on, one at a time (the portable engine).
     fn search_from(&self, hay: &[u8], mut p: usize) -> bool {
         while p < hay.len() {
-            if hay[p] == b'\\' && hay.get(p + 1) == Some(&b'u') {
+            if self.escape_at(hay, p) {
                 return true;
             }
             for n in &self.needles {
@@ -165,62 +194,91 @@ impl Prefilter {
         false
     }
 
-    /// 32 positions at a time with AVX2, then the tail one at a time.
+    /// Checks the positions `p + bit` for the set bits of `bits` in full.
+    #[inline(always)]
+    fn verify(&self, hay: &[u8], p: usize, mut bits: u32) -> bool {
+        while bits != 0 {
+            let q = p + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if self.escape_at(hay, q) || self.needles.iter().any(|nd| nd.at(hay, q)) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// 32 positions at a time with AVX2; the last ones (fewer than 32 + `reach`) from a
+    /// zero-padded copy, so that no position is tested one at a time.
     ///
     /// # Safety
     /// The CPU must support AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn search_avx2(&self, hay: &[u8]) -> bool {
-        use std::arch::x86_64::*;
         let n = hay.len();
-        let ptr = hay.as_ptr();
+        let span = 32 + self.reach;
         let mut p = 0usize;
-        if n >= 32 + self.reach {
-            let backslash = _mm256_set1_epi8(b'\\' as i8);
-            let u = _mm256_set1_epi8(b'u' as i8);
-            let last = n - 32 - self.reach;
-            while p <= last {
-                // SAFETY: p + reach + 32 <= n, and every offset read is at most reach.
-                let (hit, esc) = unsafe {
-                    let load = |o: usize| _mm256_loadu_si256(ptr.add(p + o) as *const __m256i);
-                    let esc = _mm256_and_si256(
-                        _mm256_cmpeq_epi8(load(0), backslash),
-                        _mm256_cmpeq_epi8(load(1), u),
-                    );
-                    let mut hit = _mm256_setzero_si256();
-                    for nd in &self.needles {
-                        let a = _mm256_cmpeq_epi8(
-                            _mm256_or_si256(load(nd.i1), _mm256_set1_epi8(nd.m1 as i8)),
-                            _mm256_set1_epi8(nd.b1 as i8),
-                        );
-                        let b = _mm256_cmpeq_epi8(
-                            _mm256_or_si256(load(nd.i2), _mm256_set1_epi8(nd.m2 as i8)),
-                            _mm256_set1_epi8(nd.b2 as i8),
-                        );
-                        hit = _mm256_or_si256(hit, _mm256_and_si256(a, b));
-                    }
-                    (_mm256_movemask_epi8(hit) as u32, _mm256_movemask_epi8(esc))
-                };
-                if esc != 0 {
-                    return true;
-                }
-                let mut bits = hit;
-                while bits != 0 {
-                    let q = p + bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    if self
-                        .needles
-                        .iter()
-                        .any(|nd| nd.pair_at(hay, q) && nd.at(hay, q))
-                    {
-                        return true;
-                    }
-                }
-                p += 32;
+        while p + span <= n {
+            // SAFETY: the block reads hay[p .. p + 32 + reach].
+            let bits = unsafe { self.block_avx2(hay.as_ptr().add(p)) };
+            if bits != 0 && self.verify(hay, p, bits) {
+                return true;
             }
+            p += 32;
         }
-        self.search_from(hay, p)
+        if p >= n {
+            return false;
+        }
+        let rest = n - p;
+        let mut buf = [0u8; TAIL_BUF];
+        buf[..rest].copy_from_slice(&hay[p..]);
+        let mut off = 0;
+        while off < rest {
+            // SAFETY: rest < 32 + reach <= 32 + WINDOW - 1, so off <= 64 and the block reads
+            // below off + 32 + reach <= 64 + 32 + WINDOW - 1 < TAIL_BUF.
+            let mut bits = unsafe { self.block_avx2(buf.as_ptr().add(off)) };
+            if rest - off < 32 {
+                bits &= (1u32 << (rest - off)) - 1;
+            }
+            if bits != 0 && self.verify(hay, p + off, bits) {
+                return true;
+            }
+            off += 32;
+        }
+        false
+    }
+
+    /// The positions among `at[0..32]` where a backslash is or both tested bytes of a word
+    /// match, as bits.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2; `at[0 .. 32 + reach]` must be readable.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn block_avx2(&self, at: *const u8) -> u32 {
+        use std::arch::x86_64::*;
+        // SAFETY: every offset read is at most reach (the caller's bound).
+        unsafe {
+            let mut hit = _mm256_cmpeq_epi8(
+                _mm256_loadu_si256(at as *const __m256i),
+                _mm256_set1_epi8(b'\\' as i8),
+            );
+            for nd in &self.needles {
+                let x1 = _mm256_loadu_si256(at.add(nd.i1) as *const __m256i);
+                let x2 = _mm256_loadu_si256(at.add(nd.i2) as *const __m256i);
+                let a = _mm256_cmpeq_epi8(
+                    _mm256_or_si256(x1, _mm256_set1_epi8(nd.m1 as i8)),
+                    _mm256_set1_epi8(nd.b1 as i8),
+                );
+                let b = _mm256_cmpeq_epi8(
+                    _mm256_or_si256(x2, _mm256_set1_epi8(nd.m2 as i8)),
+                    _mm256_set1_epi8(nd.b2 as i8),
+                );
+                hit = _mm256_or_si256(hit, _mm256_and_si256(a, b));
+            }
+            _mm256_movemask_epi8(hit) as u32
+        }
     }
 }
 
@@ -286,6 +344,40 @@ mod tests {
             assert!(e.is_candidate(text));
             assert!(!e.is_candidate(&text.to_ascii_lowercase()));
             assert!(e.is_candidate(&[&[b' '; 40][..], b"AKIAEXAMPLE"].concat()));
+        }
+    }
+
+    #[test]
+    fn short_escapes_count_only_for_words_that_hold_escapable_bytes() {
+        let text = br#"{"arn":"arn:aws:iam::111122223333:user\/alice","pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}"#;
+        for e in engines(&["user/alice"], false) {
+            assert!(e.is_candidate(text), "\\/ spells /");
+        }
+        for e in engines(&["alice"], false) {
+            assert!(e.is_candidate(text));
+        }
+        let plain = text
+            .to_vec()
+            .iter()
+            .map(|&b| if b == b'\\' { b' ' } else { b })
+            .collect::<Vec<u8>>();
+        for e in engines(&["bob"], false) {
+            assert!(!e.is_candidate(text), "no word, no \\u: not a candidate");
+            assert!(!e.is_candidate(&plain));
+        }
+    }
+
+    #[test]
+    fn words_longer_than_the_window_are_found_at_the_end() {
+        let word = format!("{}Z{}", "a".repeat(80), "q".repeat(30));
+        for e in engines(&[word.as_str()], false) {
+            for pad in [0usize, 1, 31, 32, 33, 100] {
+                let mut h = vec![b'x'; pad];
+                h.extend_from_slice(word.as_bytes());
+                assert!(e.is_candidate(&h), "at {pad}");
+                h.pop();
+                assert!(!e.is_candidate(&h), "cut at {pad}");
+            }
         }
     }
 

@@ -40,7 +40,10 @@ use blocks::{Block, Carry};
 pub const MAX_RECORD_BYTES: usize = 32 * 1024 * 1024;
 /// Deepest nesting accepted inside a record (the record's own braces are level 1).
 pub const MAX_DEPTH: u32 = 512;
+/// Largest read; the first is `FIRST_READ` and each next one twice the last, so that a small
+/// input never has a large buffer allocated and zeroed for it.
 const READ_CHUNK: usize = 1024 * 1024;
+const FIRST_READ: usize = 64 * 1024;
 /// Bytes the resynchronizing search may scan again before it only goes forward.
 const RESCAN_BASE: u64 = 64 * 1024 * 1024;
 /// Bytes looked at around a resynchronization candidate.
@@ -569,6 +572,8 @@ enum Candidate {
 struct Splitter {
     engine: Engine,
     buf: Vec<u8>,
+    /// Size of the next read.
+    chunk: usize,
     /// Stream offset of `buf[0]`.
     base: u64,
     /// Bytes of `buf` holding data.
@@ -598,7 +603,8 @@ impl Splitter {
     fn new(engine: Engine) -> Splitter {
         Splitter {
             engine,
-            buf: vec![0; 2 * READ_CHUNK],
+            buf: Vec::new(),
+            chunk: FIRST_READ,
             base: 0,
             end: 0,
             boundary: None,
@@ -644,20 +650,21 @@ impl Splitter {
     }
 
     /// Reads up to one chunk more, making room first; records a boundary at the end of input
-    /// or at a decoder gap.
+    /// or at a decoder gap. The buffer grows (and is zeroed) only as far as data needs it.
     fn fill<R: Read>(&mut self, reader: &mut R) {
-        let keep = self.idx(self.keep_from());
-        if self.buf.len() - self.end < READ_CHUNK {
+        let want = self.chunk;
+        self.chunk = (self.chunk * 2).min(READ_CHUNK);
+        if self.buf.len() - self.end < want {
+            let keep = self.idx(self.keep_from());
             self.buf.copy_within(keep..self.end, 0);
             self.end -= keep;
             self.base += keep as u64;
-            if self.buf.len() - self.end < READ_CHUNK {
-                let want = (self.end + READ_CHUNK).max(self.buf.len() * 3 / 2);
-                self.buf.resize(want, 0);
+            if self.buf.len() - self.end < want {
+                self.buf.resize(self.end + want, 0);
             }
         }
-        self.budget = self.budget.saturating_add(4 * READ_CHUNK as u64);
-        let stop = self.end + READ_CHUNK;
+        self.budget = self.budget.saturating_add(4 * want as u64);
+        let stop = self.end + want;
         while self.end < stop {
             match reader.read(&mut self.buf[self.end..stop]) {
                 Ok(0) => {
