@@ -284,8 +284,9 @@ impl<R: Read> GzipReader<R> {
                             });
                         }
                         Some(false) => from = self.base + at as u64 + 1,
-                        // `verify` read more data; the buffer may have moved.
-                        None => {}
+                        // `verify` read more data; the buffer may have moved past `from`
+                        // (up to the candidate, and nothing before it was a header).
+                        None => from = from.max(self.base),
                     }
                 }
                 None => {
@@ -547,5 +548,35 @@ mod tests {
         assert_eq!(out, b"first\nsecond\n");
         assert_eq!(gaps.len(), 1);
         assert!(gaps[0].contains("CRC"), "{gaps:?}");
+    }
+
+    /// Found by the `gzip` fuzz target: after a corrupt member, the next member's header
+    /// straddled the end of the compressed bytes read so far; reading more moved the buffer
+    /// past the search position (an overflow panic).
+    #[test]
+    fn a_next_member_header_across_a_read_boundary_is_found() {
+        let mut data = gz(b"lost\n");
+        for b in &mut data[10..14] {
+            *b ^= 0x55;
+        }
+        // The next member's header (with a long file name) starts just before the end of the
+        // first read and ends after it.
+        data.resize(FIRST_READ - 4, b'x');
+        let mut named = Vec::new();
+        let mut e = flate2::GzBuilder::new()
+            .filename("n".repeat(100))
+            .write(&mut named, flate2::Compression::default());
+        e.write_all(b"found\n").unwrap();
+        e.finish().unwrap();
+        data.extend(named);
+        for chunk in [7, 4096] {
+            let (out, gaps) = read_all(&data, chunk);
+            assert!(
+                out.ends_with(b"found\n"),
+                "{:?}",
+                String::from_utf8_lossy(&out)
+            );
+            assert_eq!(gaps.len(), 1, "{gaps:?}");
+        }
     }
 }
