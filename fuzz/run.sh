@@ -77,7 +77,7 @@ cp "$FUZZ"/seeds/splitter/* "$SEEDS/splitter/"
 max_len() {
   case "$1" in
     token|rule_header) echo 4096 ;;
-    *) echo 262144 ;;
+    *) echo "${KEYTRAIL_FUZZ_MAX_LEN:-65536}" ;;
   esac
 }
 
