@@ -207,20 +207,44 @@ impl Prefilter {
         false
     }
 
-    /// 32 positions at a time with AVX2; the last ones (fewer than 32 + `reach`) from a
-    /// zero-padded copy, so that no position is tested one at a time.
+    /// 32 positions at a time with AVX2 (see [`Prefilter::scan_avx2`]), specialized for up to
+    /// three words so that their vectors stay in registers.
     ///
     /// # Safety
     /// The CPU must support AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn search_avx2(&self, hay: &[u8]) -> bool {
+        // SAFETY: the caller's guarantee.
+        unsafe {
+            match self.needles.len() {
+                1 => self.scan_avx2::<1>(hay),
+                2 => self.scan_avx2::<2>(hay),
+                3 => self.scan_avx2::<3>(hay),
+                _ => self.scan_avx2::<0>(hay),
+            }
+        }
+    }
+
+    /// 32 positions at a time; the last ones (fewer than 32 + `reach`) from a zero-padded
+    /// copy, so that no position is tested one at a time. `N` is the number of words, or 0 for
+    /// any number (looped over).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2; `N` is 0 or the number of words.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn scan_avx2<const N: usize>(&self, hay: &[u8]) -> bool {
+        let mut pairs = [avx2::Pair::zero(); N];
+        for (p, nd) in pairs.iter_mut().zip(&self.needles) {
+            *p = avx2::Pair::of(nd);
+        }
         let n = hay.len();
         let span = 32 + self.reach;
         let mut p = 0usize;
         while p + span <= n {
             // SAFETY: the block reads hay[p .. p + 32 + reach].
-            let bits = unsafe { self.block_avx2(hay.as_ptr().add(p)) };
+            let bits = unsafe { avx2::block(hay.as_ptr().add(p), &pairs, &self.needles) };
             if bits != 0 && self.verify(hay, p, bits) {
                 return true;
             }
@@ -236,7 +260,7 @@ impl Prefilter {
         while off < rest {
             // SAFETY: rest < 32 + reach <= 32 + WINDOW - 1, so off <= 64 and the block reads
             // below off + 32 + reach <= 64 + 32 + WINDOW - 1 < TAIL_BUF.
-            let mut bits = unsafe { self.block_avx2(buf.as_ptr().add(off)) };
+            let mut bits = unsafe { avx2::block(buf.as_ptr().add(off), &pairs, &self.needles) };
             if rest - off < 32 {
                 bits &= (1u32 << (rest - off)) - 1;
             }
@@ -247,35 +271,90 @@ impl Prefilter {
         }
         false
     }
+}
 
-    /// The positions among `at[0..32]` where a backslash is or both tested bytes of a word
-    /// match, as bits.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2; `at[0 .. 32 + reach]` must be readable.
-    #[cfg(target_arch = "x86_64")]
+/// The AVX2 block test.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::Needle;
+
+    /// A word's two tested bytes as vectors: the offsets, the masks OR-ed into the text and
+    /// the bytes compared with.
+    #[derive(Clone, Copy)]
+    pub(super) struct Pair {
+        i1: usize,
+        i2: usize,
+        m1: __m256i,
+        b1: __m256i,
+        m2: __m256i,
+        b2: __m256i,
+    }
+
+    impl Pair {
+        /// A placeholder, replaced before use.
+        pub(super) fn zero() -> Pair {
+            // SAFETY: offsets and integer vectors: all-zero bytes are a valid value.
+            unsafe { std::mem::zeroed() }
+        }
+
+        /// The vectors of `nd`.
+        #[target_feature(enable = "avx2")]
+        pub(super) fn of(nd: &Needle) -> Pair {
+            Pair {
+                i1: nd.i1,
+                i2: nd.i2,
+                m1: _mm256_set1_epi8(nd.m1 as i8),
+                b1: _mm256_set1_epi8(nd.b1 as i8),
+                m2: _mm256_set1_epi8(nd.m2 as i8),
+                b2: _mm256_set1_epi8(nd.b2 as i8),
+            }
+        }
+    }
+
+    /// Where both tested bytes of `pair` match at `at + 0..32`, as a vector mask.
     #[target_feature(enable = "avx2")]
     #[inline]
-    unsafe fn block_avx2(&self, at: *const u8) -> u32 {
-        use std::arch::x86_64::*;
-        // SAFETY: every offset read is at most reach (the caller's bound).
+    unsafe fn matches(at: *const u8, p: &Pair) -> __m256i {
+        // SAFETY: the caller's bound covers offsets up to i2 + 31.
+        unsafe {
+            let x1 = _mm256_loadu_si256(at.add(p.i1) as *const __m256i);
+            let x2 = _mm256_loadu_si256(at.add(p.i2) as *const __m256i);
+            _mm256_and_si256(
+                _mm256_cmpeq_epi8(_mm256_or_si256(x1, p.m1), p.b1),
+                _mm256_cmpeq_epi8(_mm256_or_si256(x2, p.m2), p.b2),
+            )
+        }
+    }
+
+    /// The positions among `at[0..32]` where a backslash is or both tested bytes of a word
+    /// match, as bits: the words of `pairs`, or of `needles` when `N` is 0.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2; `at[0 .. 32 + reach]` must be readable, `reach` being the
+    /// largest tested offset of the words.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(super) unsafe fn block<const N: usize>(
+        at: *const u8,
+        pairs: &[Pair; N],
+        needles: &[Needle],
+    ) -> u32 {
+        // SAFETY: the caller's bound.
         unsafe {
             let mut hit = _mm256_cmpeq_epi8(
                 _mm256_loadu_si256(at as *const __m256i),
                 _mm256_set1_epi8(b'\\' as i8),
             );
-            for nd in &self.needles {
-                let x1 = _mm256_loadu_si256(at.add(nd.i1) as *const __m256i);
-                let x2 = _mm256_loadu_si256(at.add(nd.i2) as *const __m256i);
-                let a = _mm256_cmpeq_epi8(
-                    _mm256_or_si256(x1, _mm256_set1_epi8(nd.m1 as i8)),
-                    _mm256_set1_epi8(nd.b1 as i8),
-                );
-                let b = _mm256_cmpeq_epi8(
-                    _mm256_or_si256(x2, _mm256_set1_epi8(nd.m2 as i8)),
-                    _mm256_set1_epi8(nd.b2 as i8),
-                );
-                hit = _mm256_or_si256(hit, _mm256_and_si256(a, b));
+            if N == 0 {
+                for nd in needles {
+                    hit = _mm256_or_si256(hit, matches(at, &Pair::of(nd)));
+                }
+            } else {
+                for p in pairs {
+                    hit = _mm256_or_si256(hit, matches(at, p));
+                }
             }
             _mm256_movemask_epi8(hit) as u32
         }
