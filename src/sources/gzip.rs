@@ -282,12 +282,13 @@ impl<R: Read> GzipReader<R> {
             let found = memchr::memmem::find(&self.buf[i..self.end], &[0x1f, 0x8b, 0x08]);
             match found {
                 Some(k) => {
-                    let at = i + k;
-                    match self.verify(at)? {
+                    // The candidate's offset: `verify` may read more, which can move the
+                    // buffer (never past the candidate), even when it then finds the end.
+                    let next = self.base + (i + k) as u64;
+                    match self.verify(i + k)? {
                         Some(true) => {
-                            let next = self.base + at as u64;
                             let lost = next.saturating_sub(err_at);
-                            self.pos = at;
+                            self.pos = (next - self.base) as usize;
                             self.part = Part::Header;
                             return Ok(Gap {
                                 lost,
@@ -297,7 +298,7 @@ impl<R: Read> GzipReader<R> {
                                 ),
                             });
                         }
-                        Some(false) => from = self.base + at as u64 + 1,
+                        Some(false) => from = next + 1,
                         // `verify` read more data; the buffer may have moved past `from`
                         // (up to the candidate, and nothing before it was a header).
                         None => from = from.max(self.base),
@@ -325,7 +326,8 @@ impl<R: Read> GzipReader<R> {
     }
 
     /// Whether a member starting at `at` inflates: Some(yes or no), or None after reading
-    /// more data (call again).
+    /// more data (call again). Reading more may move the buffer (never past `at`), also when
+    /// it then finds the end of the input.
     fn verify(&mut self, at: usize) -> io::Result<Option<bool>> {
         let hold = self.base + at as u64;
         let n = match header_len(&self.buf[at..self.end]) {
@@ -632,5 +634,27 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// Found by the `gzip` fuzz target: the member after a corrupt one was cut short, so
+    /// checking it read to the end of the input, which moved the buffer; its offset was then
+    /// taken in the moved buffer (past the end of the input: a panic).
+    #[test]
+    fn a_truncated_member_after_a_corrupt_one_is_read_up_to_its_end() {
+        let mut data = gz(b"lost\n");
+        data[3] = 0xe0; // reserved header flags
+        let first = data.len();
+        let second = gz(b"kept\n");
+        data.extend(&second[..second.len() - 3]);
+        for chunk in [1, 4096] {
+            let (out, gaps) = read_all(&data, chunk);
+            assert_eq!(out, b"kept\n");
+            assert_eq!(gaps.len(), 2, "{gaps:?}");
+            assert!(
+                gaps[0].contains(&format!("next member at byte {first}")),
+                "{gaps:?}"
+            );
+            assert!(gaps[1].contains("truncated"), "{gaps:?}");
+        }
     }
 }
