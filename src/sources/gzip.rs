@@ -148,18 +148,19 @@ impl<R: Read> GzipReader<R> {
         self.part = Part::Search;
     }
 
-    /// The stream ends inside a member: report it, then end.
+    /// The stream ends inside a member. Its length fields may be what is corrupt, so the
+    /// search for a next member runs over the bytes after its start; the gap says what was
+    /// found.
     fn truncated(&mut self) -> io::Error {
-        self.part = Part::Done;
-        self.pos = self.end;
-        Gap {
-            lost: 0,
-            reason: format!(
-                "gzip data ends inside member {} (at byte {}): truncated file?",
-                self.members, self.member
-            ),
+        self.trouble = Some((
+            "the input ends inside it: truncated file?".to_string(),
+            self.offset(),
+        ));
+        self.part = Part::Search;
+        match self.search() {
+            Ok(gap) => gap.into_io(),
+            Err(e) => e,
         }
-        .into_io()
     }
 
     /// Parses the member header at the read position.
@@ -312,10 +313,15 @@ impl<R: Read> GzipReader<R> {
                         let end = self.base + self.end as u64;
                         self.part = Part::Done;
                         let lost = end.saturating_sub(err_at);
+                        let rest = if lost > 0 {
+                            format!("; no gzip member follows: the last {lost} bytes were not read")
+                        } else {
+                            String::new()
+                        };
                         return Ok(Gap {
                             lost,
                             reason: format!(
-                                "gzip member {} (at byte {}) is corrupt ({why}); no gzip member follows: the last {lost} bytes were not read",
+                                "gzip member {} (at byte {}) is corrupt ({why}){rest}",
                                 self.members, self.member
                             ),
                         });
@@ -655,6 +661,27 @@ mod tests {
                 "{gaps:?}"
             );
             assert!(gaps[1].contains("truncated"), "{gaps:?}");
+        }
+    }
+
+    /// Found by the `gzip` fuzz target: a changed flag byte gave a member's header an extra
+    /// field running past the end of the input, which ended reading as a truncated file;
+    /// the next member was lost.
+    #[test]
+    fn a_header_running_past_the_end_costs_only_its_member() {
+        let mut data = gz(b"first\n");
+        let second = data.len();
+        data.extend(gz(b"lost\n"));
+        data[second + 3] ^= 0x17; // FHCRC, FEXTRA, FNAME: the "extra" length is garbage
+        data.extend(gz(b"third\n"));
+        for chunk in [1, 4096] {
+            let (out, gaps) = read_all(&data, chunk);
+            assert!(
+                out.starts_with(b"first\n") && out.ends_with(b"third\n"),
+                "{out:?}"
+            );
+            assert_eq!(gaps.len(), 1, "{gaps:?}");
+            assert!(gaps[0].contains("member 2"), "{gaps:?}");
         }
     }
 }
