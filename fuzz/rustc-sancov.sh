@@ -7,7 +7,7 @@
 rustc="$1"
 shift
 case " $* " in
-*" --crate-name keytrail "* | *"fuzz/fuzz_targets/"*)
+*" --crate-name keytrail "* | *"fuzz_targets/"*)
     exec "$rustc" "$@" \
         -Cpasses=sancov-module \
         -Cllvm-args=-sanitizer-coverage-level=4 \
