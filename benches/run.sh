@@ -3,7 +3,7 @@
 #
 #   benches/run.sh [--events N] [--seed N] [--runs N] [--jq-runs N] [--no-build] [--no-lookup]
 #
-# 1. cargo build --release --bins --examples, cargo bench --bench lookup --no-run
+# 1. cargo build --profile profiling --bins --examples (release with line tables), cargo bench --bench lookup --no-run
 #    (CARGO_TARGET_DIR, default $HOME/.cache/keytrail/target); the binaries timed are copied
 #    to $KEYTRAIL_BENCH_TMP/keytrail-bench-bin first (the target dir may be shared)
 # 2. generate the corpus (benches/gen_corpus.py; cached through its MANIFEST.json) into
@@ -62,7 +62,7 @@ done
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH="$REPO/benches"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/keytrail/target}"
-BIN="${KEYTRAIL_BIN:-$CARGO_TARGET_DIR/release/keytrail}"
+BIN="${KEYTRAIL_BIN:-$CARGO_TARGET_DIR/profiling/keytrail}"
 CORPUS_DIR="${KEYTRAIL_BENCH_DIR:-$HOME/.cache/keytrail/bench-corpus}"
 CORPUS="$CORPUS_DIR/AWSLogs"      # keytrail and find are pointed here, not at MANIFEST.json
 OUT="${KEYTRAIL_BENCH_TMP:-/tmp}"
@@ -100,9 +100,9 @@ if [ -n "${KEYTRAIL_BIN:-}" ]; then
     say "using KEYTRAIL_BIN=$BIN (no build)"
 elif [ "$BUILD" -eq 1 ]; then
     # One build for the binary and the S3 server example, so features unify once.
-    say "cargo build --release --bins --examples  (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-    if ! (cd "$REPO" && cargo build --release --bins --examples); then
-        KT_SKIP="cargo build --release failed"
+    say "cargo build --profile profiling --bins --examples  (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+    if ! (cd "$REPO" && cargo build --profile profiling --bins --examples); then
+        KT_SKIP="cargo build --profile profiling failed"
         STATUS=1
     fi
     if [ "$LOOKUP" -eq 1 ] && [ -z "$KT_SKIP" ]; then
@@ -112,7 +112,7 @@ elif [ "$BUILD" -eq 1 ]; then
                             and .executable != null) | .executable' | tail -n 1)" || LOOKUP_BENCH=""
     fi
 fi
-S3_SERVE="$CARGO_TARGET_DIR/release/examples/s3_serve"
+S3_SERVE="$CARGO_TARGET_DIR/profiling/examples/s3_serve"
 S3_SKIP=""
 [ -n "$S3_SKIP" ] || [ -x "$S3_SERVE" ] || S3_SKIP="no S3 server binary at $S3_SERVE"
 if [ -z "$KT_SKIP" ] && [ ! -x "$BIN" ]; then

@@ -5,50 +5,167 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::output::Format;
+pub use crate::output::term::ColorChoice;
 use crate::rules::Severity;
+
+/// `keytrail --version`: the crate version, the commit it was built from and a hash of the
+/// built-in rule files (see `build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("KEYTRAIL_GIT_COMMIT"),
+    ", rules ",
+    env!("KEYTRAIL_RULES_HASH"),
+    ")"
+);
 
 /// Find Amazon Bedrock API key activity in AWS CloudTrail.
 #[derive(Debug, Parser)]
-#[command(name = "keytrail", version, about, after_help = EXIT_CODES)]
+#[command(name = "keytrail", version = VERSION, about, after_help = TOP_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 /// The exit codes, shown in `--help`.
-pub const EXIT_CODES: &str = "Exit codes: 0 clean; 1 a finding at or above --fail-on; 2 fatal error; \
-3 some input was skipped as bad (partial results); 4 both 1 and 3; 5 findings not delivered \
-to a sink. doctor: 1 when a check failed.";
+pub const EXIT_CODES: &str = "Exit codes: 0 clean; 1 a finding at or above --fail-on; 2 fatal error \
+(bad arguments, nothing could be read, an empty time window); 3 some input was skipped as bad \
+(partial results); 4 both 1 and 3; 5 findings not delivered to a sink. doctor: 1 when a check failed.";
+
+/// The top-level help's epilogue: a start, then the exit codes.
+const TOP_HELP: &str = "Start with: keytrail scan DIR   (then keytrail keys DIR, keytrail investigate DIR --user NAME)
+
+Exit codes: 0 clean; 1 a finding at or above --fail-on; 2 fatal error (bad arguments, nothing could \
+be read, an empty time window); 3 some input was skipped as bad (partial results); 4 both 1 and 3; \
+5 findings not delivered to a sink. doctor: 1 when a check failed.";
 
 // Parsed once per process: the size of `scan`'s arguments does not matter.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run every detection rule over the events and report findings.
+    #[command(after_help = SCAN_HELP)]
     Scan(ScanArgs),
     /// Print the Bedrock-relevant events, normalized.
+    #[command(after_help = EVENTS_HELP)]
     Events(EventsArgs),
     /// Run your own SQL over the `events` table.
+    #[command(after_help = QUERY_HELP)]
     Query(QueryArgs),
     /// Decode Bedrock API keys offline: whose key, which account, valid until when.
+    #[command(after_help = DECODE_HELP)]
     Decode(DecodeArgs),
     /// The inventory of Bedrock keys rebuilt from the logs: state and use of each.
+    #[command(after_help = KEYS_HELP)]
     Keys(KeysArgs),
     /// The timeline of everything a key or principal did, with a summary.
+    #[command(after_help = INVESTIGATE_HELP)]
     Investigate(InvestigateArgs),
     /// Print (never run) the steps that revoke a compromised key.
+    #[command(after_help = REMEDIATE_HELP)]
     Remediate(RemediateArgs),
     /// Check AWS access: who am I, which region, do the permissions the sources need work.
+    #[command(after_help = DOCTOR_HELP)]
     Doctor(DoctorArgs),
     /// The scheduled job: read what is new since the last run, deliver new findings.
     Run(RunArgs),
     /// List or lint detection rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command into a directory.
+    #[command(after_help = MAN_HELP)]
+    Man(ManArgs),
+}
+
+const SCAN_HELP: &str = "Examples:
+  keytrail scan ~/trail-export/                          findings as tables, most severe first
+  keytrail scan logs/ --since 7d --min-severity high --fail-on high
+  keytrail scan s3://org-trail-bucket --since 1d --format html -o report.html
+
+Exit codes: 0 clean; 1 a finding at or above --fail-on (of those reported); 2 fatal (nothing \
+could be read, an empty time window, bad arguments); 3 some input skipped as bad; 4 both 1 and 3; \
+5 --export could not deliver every finding.";
+
+const EVENTS_HELP: &str = "Examples:
+  keytrail events sample-logs/ --format ndjson
+  keytrail events logs/ --all-events --format csv -o all.csv
+  keytrail events s3://org-trail-bucket --since 1d --format parquet -o events.parquet
+
+Exit codes: 0 every input read; 2 fatal (nothing could be read, an empty time window, bad \
+arguments); 3 some input skipped as bad.";
+
+const QUERY_HELP: &str = "Examples:
+  keytrail query logs/ --sql \"SELECT principal_arn, count(*) AS calls FROM events WHERE activity = 'bearer_long_term' GROUP BY principal_arn\"
+  keytrail query logs/ --all-events --sql \"SELECT event_name, count(*) AS n FROM events GROUP BY event_name\" -f csv
+
+Exit codes: 0 every input read; 2 fatal (the SQL failed, nothing could be read, an empty time \
+window); 3 some input skipped as bad.";
+
+const DECODE_HELP: &str = "Examples:
+  pbpaste | keytrail decode
+  keytrail decode --file leaked-config.env --format json
+
+Exit codes: 0 every key decoded; 2 no key could be decoded (or none found); 3 some keys could \
+not be decoded. The same codes for every --format.";
+
+const KEYS_HELP: &str = "Examples:
+  keytrail keys sample-logs/
+  keytrail keys s3://org-trail-bucket --since 90d --format json -o keys.json
+
+Exit codes: 0 every input read; 2 fatal (nothing could be read, an empty time window); 3 some \
+input skipped as bad.";
+
+const INVESTIGATE_HELP: &str = "Examples:
+  keytrail investigate logs/ --token - < leaked.txt
+  keytrail investigate lookup:all --user BedrockAPIKey-x7k2 --since 30d
+  keytrail investigate logs/ --access-key-id ASIA... --format json -o case.json
+
+Exit codes: 0 every input read; 2 fatal (nothing could be read, an empty time window, a bad \
+key); 3 some input skipped as bad.";
+
+const REMEDIATE_HELP: &str = "Examples:
+  keytrail remediate --token - sample-logs/ < leaked.txt
+  keytrail remediate --user BedrockAPIKey-x7k2 --credential-id ACCA... --format json
+
+Exit codes: 0 the plan was printed; 2 fatal (a bad key, bad arguments); 3 some log input could \
+not be read (the plan uses what was read).";
+
+const DOCTOR_HELP: &str = "Examples:
+  keytrail doctor
+  keytrail doctor s3://org-trail-bucket lookup:us-east-1 --profile security-audit
+
+Exit codes: 0 every check passed; 1 a check failed; 2 fatal (bad arguments).";
+
+const COMPLETIONS_HELP: &str = "Examples:
+  keytrail completions bash > ~/.local/share/bash-completion/completions/keytrail
+  keytrail completions zsh > \"${fpath[1]}/_keytrail\"
+  keytrail completions fish > ~/.config/fish/completions/keytrail.fish";
+
+const MAN_HELP: &str = "Examples:
+  keytrail man | man -l -
+  keytrail man --dir /usr/local/share/man/man1        keytrail.1 and keytrail-COMMAND.1";
+
+/// Where output goes and how it looks (every command).
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// Write results to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// No progress bar and no summary line on stderr (problems are still reported).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Colour in tables: auto (when stdout is a terminal and NO_COLOR is unset), always, never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 /// Where to read from and what to keep.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Input")]
 pub struct InputArgs {
     /// Inputs: files or directories (walked recursively), `-` for stdin,
     /// `s3://BUCKET[/PREFIX]` for a trail's bucket, `lookup:REGION[,REGION...]` or `lookup:all`
@@ -64,15 +181,6 @@ pub struct InputArgs {
     /// Keep every event, not only the Bedrock-relevant ones (for broad queries).
     #[arg(long)]
     pub all_events: bool,
-    /// Output format.
-    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-    /// Write results to FILE instead of stdout.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// No progress bar.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
     /// Memory the events table may use before it spills to temporary files ($TMPDIR):
     /// 512M, 2G, 300MiB.
     #[arg(
@@ -139,13 +247,84 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub input: InputArgs,
     /// Also run the rules in DIR (*.sql files with a metadata header).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Rules")]
     pub queries: Vec<PathBuf>,
-    /// Exit with 1 when a finding at or above this severity exists.
-    #[arg(long, value_enum, value_name = "SEVERITY")]
+    /// Run only these rules (repeat or comma-separate ids; `keytrail rules list` shows them).
+    #[arg(
+        long = "rule",
+        value_name = "ID",
+        value_delimiter = ',',
+        help_heading = "Rules"
+    )]
+    pub rules: Vec<String>,
+    /// Report and export only findings at or above this severity.
+    #[arg(long, value_enum, value_name = "SEVERITY", help_heading = "Rules")]
+    pub min_severity: Option<Severity>,
+    /// Exit with 1 when a reported finding (after --rule and --min-severity) is at or above
+    /// this severity.
+    #[arg(long, value_enum, value_name = "SEVERITY", help_heading = "Rules")]
     pub fail_on: Option<Severity>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ScanFormat::Table, help_heading = "Output")]
+    pub format: ScanFormat,
+    #[command(flatten)]
+    pub out: OutputArgs,
     #[command(flatten)]
     pub export: ExportArgs,
+}
+
+/// What `scan` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScanFormat {
+    /// Findings for people: counts per severity first, most severe first, coloured.
+    Table,
+    /// One document: schema_version, findings, summary (schemas/findings.schema.json).
+    Json,
+    /// One finding per line (schemas/finding.schema.json).
+    Ndjson,
+    /// One finding per row; the rule's fields as one JSON cell.
+    Csv,
+    /// One self-contained HTML page: headline, findings by rule, a timeline per key.
+    Html,
+}
+
+impl From<ScanFormat> for Format {
+    fn from(f: ScanFormat) -> Format {
+        match f {
+            ScanFormat::Table => Format::Table,
+            ScanFormat::Json => Format::Json,
+            ScanFormat::Ndjson => Format::Ndjson,
+            ScanFormat::Csv => Format::Csv,
+            ScanFormat::Html => Format::Html,
+        }
+    }
+}
+
+/// What `events` and `query` write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RowsFormat {
+    /// A table for people (fewer columns when the screen is narrow).
+    Table,
+    /// One JSON array of rows.
+    Json,
+    /// One JSON object per line (events: schemas/event.schema.json).
+    Ndjson,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// Apache Parquet; needs --output FILE.
+    Parquet,
+}
+
+impl From<RowsFormat> for Format {
+    fn from(f: RowsFormat) -> Format {
+        match f {
+            RowsFormat::Table => Format::Table,
+            RowsFormat::Json => Format::Json,
+            RowsFormat::Ndjson => Format::Ndjson,
+            RowsFormat::Csv => Format::Csv,
+            RowsFormat::Parquet => Format::Parquet,
+        }
+    }
 }
 
 /// What `scan --export` sends findings as.
@@ -234,6 +413,11 @@ pub struct ExportArgs {
 pub struct EventsArgs {
     #[command(flatten)]
     pub input: InputArgs,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = RowsFormat::Table, help_heading = "Output")]
+    pub format: RowsFormat,
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -241,15 +425,23 @@ pub struct QueryArgs {
     #[command(flatten)]
     pub input: InputArgs,
     /// SQL over the table `events` (polars SQL dialect).
-    #[arg(long, value_name = "SQL")]
+    #[arg(long, value_name = "SQL", help_heading = "Query")]
     pub sql: String,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = RowsFormat::Table, help_heading = "Output")]
+    pub format: RowsFormat,
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 /// Output formats of the forensics commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReportFormat {
+    /// Tables for people.
     Table,
+    /// One JSON document.
     Json,
+    /// One JSON object per line.
     Ndjson,
 }
 
@@ -260,22 +452,30 @@ pub struct DecodeArgs {
     #[arg(value_name = "TOKEN")]
     pub tokens: Vec<String>,
     /// Read tokens (or text containing them) from FILE.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Input")]
     pub file: Vec<PathBuf>,
     /// Output format.
-    #[arg(long, short = 'f', value_enum, default_value_t = ReportFormat::Table)]
+    #[arg(long, short = 'f', value_enum, default_value_t = ReportFormat::Table, help_heading = "Output")]
     pub format: ReportFormat,
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct KeysArgs {
     #[command(flatten)]
     pub input: InputArgs,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ReportFormat::Table, help_heading = "Output")]
+    pub format: ReportFormat,
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 /// What to investigate: exactly one.
 #[derive(Debug, Clone, Args)]
 #[group(required = true, multiple = false)]
+#[command(next_help_heading = "Subject (exactly one)")]
 pub struct SubjectArgs {
     /// A leaked key (ABSK... or bedrock-api-key-...); `-` reads it from stdin.
     #[arg(long, value_name = "TOKEN")]
@@ -305,13 +505,19 @@ pub struct InvestigateArgs {
     #[command(flatten)]
     pub subject: SubjectArgs,
     /// Also run the rules in DIR.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Rules")]
     pub queries: Vec<PathBuf>,
+    /// Output format (ndjson: the timeline's events, one per line).
+    #[arg(long, short = 'f', value_enum, default_value_t = ReportFormat::Table, help_heading = "Output")]
+    pub format: ReportFormat,
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 /// The key to revoke: a token, or what is known of it.
 #[derive(Debug, Clone, Args)]
 #[group(required = true, multiple = false, id = "key")]
+#[command(next_help_heading = "Key (exactly one)")]
 pub struct RemediateKeyArgs {
     /// The compromised key; `-` reads it from stdin.
     #[arg(long, value_name = "TOKEN")]
@@ -330,7 +536,10 @@ pub struct RemediateKeyArgs {
 /// Output formats of `remediate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PlanFormat {
-    Text,
+    /// Numbered steps with the commands, for people (`text` is accepted too).
+    #[value(alias = "text")]
+    Table,
+    /// One JSON document.
     Json,
 }
 
@@ -339,17 +548,21 @@ pub struct RemediateArgs {
     #[command(flatten)]
     pub key: RemediateKeyArgs,
     /// The long-term key's credential id, when known (else looked up from INPUTs or IAM).
-    #[arg(long, value_name = "ID", requires = "user")]
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "user",
+        help_heading = "Key (exactly one)"
+    )]
     pub credential_id: Option<String>,
     /// Logs to fill in what the key does not say (credential id, signing role): optional.
     #[arg(value_name = "INPUT")]
     pub paths: Vec<String>,
     /// Output format.
-    #[arg(long, short = 'f', value_enum, default_value_t = PlanFormat::Text)]
+    #[arg(long, short = 'f', value_enum, default_value_t = PlanFormat::Table, help_heading = "Output")]
     pub format: PlanFormat,
-    /// No progress bar.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub out: OutputArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -359,6 +572,8 @@ pub struct DoctorArgs {
     /// The sources to check: `s3://BUCKET[/PREFIX]`, `lookup:REGIONS` (default: identity only).
     #[arg(value_name = "INPUT")]
     pub sources: Vec<String>,
+    #[command(flatten)]
+    pub out: OutputArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -374,6 +589,10 @@ pub struct RunArgs {
     /// Read and detect, print the findings each sink would get, deliver and commit nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// This is the first run: create the state (a missing or empty one is an error otherwise);
+    /// a damaged state is kept aside and a new one started.
+    #[arg(long)]
+    pub init: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -383,10 +602,34 @@ pub enum RulesCommand {
         /// Also list the rules in DIR.
         #[arg(long, value_name = "DIR")]
         queries: Vec<PathBuf>,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Check rule files: header, SQL, known columns, evidence column. Default: built-in rules.
     Lint {
         /// Directory of *.sql rule files.
         dir: Option<PathBuf>,
+        #[command(flatten)]
+        out: OutputArgs,
     },
+}
+
+/// `keytrail completions SHELL`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// `keytrail man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write keytrail.1 and one keytrail-COMMAND.1 per command into DIR instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "output")]
+    pub dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
 }

@@ -23,7 +23,8 @@
 //! - `sinks/`: SIEM export, shared by `scan --export` and the job: formats (`ocsf`, `ecs`,
 //!   `cef`, stable NDJSON in `file`), transports (`file`, `hec`, `elastic`, `syslog`),
 //!   retries (`retry`, `http`) and secrets (`secret`).
-//! - `output/`: table/JSON/NDJSON/CSV/Parquet writers.
+//! - `output/`: table/JSON/NDJSON/CSV/Parquet/HTML writers; tables laid out for the screen
+//!   (`term`, `layout`), the `scan` report (`report`, `html`) and the summary (`summary`).
 //! - `commands/`: one module per subcommand; `cli` holds the clap definitions.
 //! - `redact`: hiding secrets before anything is printed, including secrets found inside
 //!   CloudTrail records.

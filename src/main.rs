@@ -14,15 +14,15 @@ fn main() {
         Command::Scan(a) => commands::scan::run(a, &mut err),
         Command::Events(a) => commands::events::run(a, &mut err),
         Command::Query(a) => commands::query::run(a, &mut err),
-        Command::Decode(a) => commands::decode::run(a, &mut std::io::stdout().lock(), &mut err),
+        Command::Decode(a) => commands::decode::run(a, &mut err),
         Command::Keys(a) => commands::keys::run(a, &mut err),
         Command::Investigate(a) => commands::investigate::run(a, &mut err),
-        Command::Remediate(a) => {
-            commands::remediate::run(a, &mut std::io::stdout().lock(), &mut err)
-        }
+        Command::Remediate(a) => commands::remediate::run(a, &mut err),
         Command::Run(a) => commands::run::run(a, &mut std::io::stdout().lock(), &mut err),
-        Command::Doctor(a) => commands::doctor::run(a, &mut std::io::stdout().lock(), &mut err),
-        Command::Rules(c) => commands::rules::run(c, &mut std::io::stdout().lock(), &mut err),
+        Command::Doctor(a) => commands::doctor::run(a, &mut err),
+        Command::Rules(c) => rules(c, &mut err),
+        Command::Completions(a) => commands::completions::run(a),
+        Command::Man(a) => commands::man::run(a, &mut err),
     };
     let code = match result {
         Ok(outcome) => exit::code(outcome),
@@ -35,4 +35,19 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// `rules list|lint`, written to stdout or `--output FILE`.
+fn rules(
+    c: &keytrail::cli::RulesCommand,
+    err: &mut dyn std::io::Write,
+) -> anyhow::Result<commands::Outcome> {
+    use anyhow::Context;
+    use std::io::Write;
+    let (keytrail::cli::RulesCommand::List { out, .. }
+    | keytrail::cli::RulesCommand::Lint { out, .. }) = c;
+    let mut w = keytrail::output::open_output(out.output.as_deref()).context("opening output")?;
+    let outcome = commands::rules::run(c, &mut *w, err);
+    w.flush()?;
+    outcome
 }

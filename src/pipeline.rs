@@ -364,6 +364,18 @@ pub fn read_local(
     progress: Option<&ProgressBar>,
     asm: &mut Assembler,
 ) {
+    read_local_observed(expanded, opts, progress, asm, |_| {});
+}
+
+/// [`read_local`], showing each input's outcome to `seen` before it joins the table (the
+/// scheduled job records which files were read through).
+pub fn read_local_observed(
+    expanded: &Expanded,
+    opts: &IngestOptions,
+    progress: Option<&ProgressBar>,
+    asm: &mut Assembler,
+    mut seen: impl FnMut(&InputOutcome),
+) {
     let (tables, logs): (Vec<&Input>, Vec<&Input>) = expanded
         .inputs
         .iter()
@@ -389,6 +401,7 @@ pub fn read_local(
             });
         });
         for o in rx {
+            seen(&o);
             asm.add(o);
         }
     });

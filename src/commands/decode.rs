@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Read, Write};
 
 use anyhow::{Context, Result, bail};
 
-use super::Outcome;
+use super::{Outcome, screen};
 use crate::cli::{DecodeArgs, ReportFormat};
 use crate::keys::report::TokenReport;
 use crate::keys::token::{Found, find_tokens, redact_candidate};
@@ -99,8 +99,10 @@ fn problem(input: &str, line: usize, candidate: &str, reason: String) -> TokenPr
     }
 }
 
-/// Decodes and writes; problems go to stderr too. Exit 3 when some candidate was bad.
-pub fn run(a: &DecodeArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outcome> {
+/// Decodes and writes (to stdout or `--output FILE`); problems go to stderr too. Exit 3
+/// when some candidate was bad, 2 when none decoded (for every format: JSON still gets its
+/// document with the problems first).
+pub fn run(a: &DecodeArgs, err: &mut dyn Write) -> Result<Outcome> {
     let report = decode_texts(&texts(a, err)?, chrono::Utc::now().timestamp_micros());
     for p in &report.problems {
         writeln!(
@@ -115,16 +117,24 @@ pub fn run(a: &DecodeArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<O
                 "no Bedrock API key found in the input (looked for ABSK..., bedrock-api-key-..., AEAA..., aws-external-anthropic-api-key-...)"
             );
         }
-        if a.format != ReportFormat::Json {
-            bail!("no key could be decoded (see above)");
+        if a.format == ReportFormat::Json {
+            write_report(a, &report)?;
         }
+        bail!("no key could be decoded (see above)");
     }
-    write_tokens(out, a.format, &report)?;
-    out.flush()?;
+    write_report(a, &report)?;
     Ok(Outcome {
         partial: !report.problems.is_empty(),
         ..Outcome::default()
     })
+}
+
+/// Writes the report where `--output` says.
+fn write_report(a: &DecodeArgs, report: &DecodeReport) -> Result<()> {
+    let mut out = crate::output::open_output(a.out.output.as_deref()).context("opening output")?;
+    write_tokens(&mut *out, a.format, report, &screen(&a.out))?;
+    out.flush()?;
+    Ok(())
 }
 
 /// The one key named by `--token` (`-`: stdin) or `--token-file`: the first key found,

@@ -5,14 +5,15 @@
 
 use std::io::Write;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use aws_sdk_s3::config::ProvideCredentials;
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
-use super::{Outcome, runtime};
+use super::{Outcome, runtime, screen};
 use crate::aws::errors::{AwsCallError, CallSite, classify};
 use crate::aws::{AwsContext, load_context};
 use crate::cli::DoctorArgs;
+use crate::output::layout::{Cell, Grid};
+use crate::output::term::{Screen, Tone};
 use crate::redact::redact_key_id;
 use crate::sources::Spec;
 use crate::sources::lookup::Regions;
@@ -25,8 +26,9 @@ struct Check {
     result: Result<String, String>,
 }
 
-/// Runs the checks, prints the report to `out`; a failed check means exit code 1.
-pub fn run(a: &DoctorArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result<Outcome> {
+/// Runs the checks, prints the report (stdout or `--output FILE`); a failed check means
+/// exit code 1.
+pub fn run(a: &DoctorArgs, _err: &mut dyn Write) -> Result<Outcome> {
     let specs = Spec::parse_all(&a.sources).map_err(anyhow::Error::msg)?;
     let checks = runtime()?.block_on(async {
         let ctx = load_context(&a.aws).await;
@@ -53,7 +55,8 @@ pub fn run(a: &DoctorArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result<
         checks
     });
     let failed = checks.iter().filter(|c| c.result.is_err()).count();
-    write_report(out, &checks)?;
+    let mut out = crate::output::open_output(a.out.output.as_deref()).context("opening output")?;
+    write_report(&mut *out, &checks, &screen(&a.out))?;
     writeln!(
         out,
         "{}",
@@ -72,19 +75,24 @@ pub fn run(a: &DoctorArgs, out: &mut dyn Write, _err: &mut dyn Write) -> Result<
 }
 
 /// Prints the checks as a table.
-fn write_report(out: &mut dyn Write, checks: &[Check]) -> std::io::Result<()> {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(vec!["check", "target", "result", "detail"]);
+fn write_report(out: &mut dyn Write, checks: &[Check], screen: &Screen) -> std::io::Result<()> {
+    let mut t = Grid::new(["check", "target", "result", "detail"]);
     for c in checks {
         let (status, detail) = match &c.result {
-            Ok(d) => ("ok", d.as_str()),
-            Err(d) => ("FAILED", d.as_str()),
+            Ok(d) => (Cell::new("ok", Tone::Good), d.as_str()),
+            Err(d) => (Cell::new("FAILED", Tone::Bad), d.as_str()),
         };
-        t.add_row(vec![c.what.as_str(), c.target.as_str(), status, detail]);
+        t.titled_row(
+            Cell::new(format!("{}: {}", c.what, c.target), Tone::Bold),
+            [
+                Cell::from(c.what.as_str()),
+                Cell::from(c.target.as_str()),
+                status,
+                Cell::from(detail),
+            ],
+        );
     }
-    writeln!(out, "{t}")
+    t.write(out, screen)
 }
 
 /// The region calls go to, and where it came from.

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 
 use super::decode::token_arg;
 use super::scan::collect_rules;
-use super::{Outcome, ingest_options, load_with, report_format};
+use super::{Outcome, ensure_read, ingest_options, load_with, screen};
 use crate::cli::{InvestigateArgs, SubjectArgs};
 use crate::keys::investigate::{self, Investigation, Subject};
 use crate::keys::report::TokenReport;
@@ -40,15 +40,15 @@ pub fn subject(a: &SubjectArgs) -> Result<Subject> {
 
 /// Runs the investigation and writes it.
 pub fn run(a: &InvestigateArgs, err: &mut dyn Write) -> Result<Outcome> {
-    let format = report_format(a.input.format)?;
     let subject = subject(&a.subject)?;
     let rules = collect_rules(&a.queries)?;
     let mut input = a.input.clone();
     // A credential id is not in its user's other records: read every event.
     input.all_events |= matches!(subject, Subject::CredentialId(_));
-    let mut opts = ingest_options(&input)?;
+    let mut opts = ingest_options(&input, a.out.output.as_deref())?;
     opts.also_keep = Keywords::new(&subject.keywords());
-    let ingested = load_with(&input, &subject.lookup_plan(), &opts, err)?;
+    let ingested = load_with(&input, &subject.lookup_plan(), &opts, a.out.quiet, err)?;
+    ensure_read(&ingested, &input.paths)?;
     let mut findings = Vec::new();
     for r in &rules {
         findings.extend(engine::run_rule(r, &ingested.table)?);
@@ -72,10 +72,12 @@ pub fn run(a: &InvestigateArgs, err: &mut dyn Write) -> Result<Outcome> {
         summary,
         timeline,
     };
-    let mut w = output::open_output(a.input.output.as_deref()).context("opening output")?;
-    forensics::write_investigation(&mut *w, format, &report)?;
+    let mut w = output::open_output(a.out.output.as_deref()).context("opening output")?;
+    forensics::write_investigation(&mut *w, a.format, &report, &screen(&a.out))?;
     w.flush()?;
-    writeln!(err, "{}", output::summary_line(&ingested.summary))?;
+    if !a.out.quiet {
+        writeln!(err, "{}", output::summary_line(&ingested.summary))?;
+    }
     Ok(Outcome {
         partial: !ingested.summary.inputs_skipped.is_empty(),
         ..Outcome::default()

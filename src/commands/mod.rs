@@ -1,10 +1,13 @@
-//! One module per subcommand, plus what they share: reading inputs into events.
+//! One module per subcommand, plus what they share: reading inputs into events, refusing
+//! a run that read nothing, and the screen tables are laid out for.
 
+pub mod completions;
 pub mod decode;
 pub mod doctor;
 pub mod events;
 pub mod investigate;
 pub mod keys;
+pub mod man;
 pub mod query;
 pub mod remediate;
 pub mod rules;
@@ -18,8 +21,9 @@ use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::aws;
-use crate::cli::InputArgs;
-use crate::pipeline::{Assembler, IngestOptions, Ingested, read_local};
+use crate::cli::{InputArgs, OutputArgs};
+use crate::output::term::Screen;
+use crate::pipeline::{Assembler, IngestOptions, Ingested, Summary, read_local};
 use crate::sources::lookup::LookupPlan;
 use crate::sources::shard::Shard;
 use crate::sources::{Spec, local, read_cloud};
@@ -38,7 +42,7 @@ pub struct Outcome {
 }
 
 /// Turns `--since/--until/--all-events` into ingest options.
-pub fn ingest_options(a: &InputArgs) -> Result<IngestOptions> {
+pub fn ingest_options(a: &InputArgs, output: Option<&std::path::Path>) -> Result<IngestOptions> {
     let now = Utc::now();
     let bound = |v: &Option<String>, flag: &str| -> Result<Option<i64>> {
         v.as_deref()
@@ -49,15 +53,26 @@ pub fn ingest_options(a: &InputArgs) -> Result<IngestOptions> {
             })
             .transpose()
     };
-    if a.no_redact && a.output.is_none() {
+    if a.no_redact && output.is_none() {
         anyhow::bail!(
             "--no-redact keeps secrets found in the records: it writes only to a local file; add --output FILE"
         );
     }
+    let since = bound(&a.since, "--since")?;
+    let until = bound(&a.until, "--until")?;
+    if let (Some(s), Some(u)) = (since, until)
+        && s >= u
+    {
+        return Err(NothingRead::EmptyWindow {
+            since: crate::timefmt::format_micros(s),
+            until: crate::timefmt::format_micros(u),
+        }
+        .into());
+    }
     Ok(IngestOptions {
         all_events: a.all_events,
-        since: bound(&a.since, "--since")?,
-        until: bound(&a.until, "--until")?,
+        since,
+        until,
         keep_raw: a.keep_raw,
         also_keep: None,
         no_redact: a.no_redact,
@@ -75,10 +90,66 @@ pub fn ingest_options(a: &InputArgs) -> Result<IngestOptions> {
     })
 }
 
+/// Why a run is refused for having nothing to read: exit code 2, never "no findings".
+#[derive(Debug, thiserror::Error)]
+pub enum NothingRead {
+    #[error(
+        "--since {since} is not before --until {until}: the time window is empty; swap them or widen the window"
+    )]
+    EmptyWindow { since: String, until: String },
+    #[error("nothing was read from {inputs}: no input to read{why}")]
+    NoInputs { inputs: String, why: String },
+    #[error(
+        "nothing could be read: {failed} (the reasons are above); fix what they name (credentials, network, paths, files) and run again"
+    )]
+    AllFailed { failed: String },
+}
+
+/// Refuses a run that read nothing: no input at all once directories were walked and
+/// buckets listed, or every input failed without giving a record. What was passed over is
+/// said, with why.
+pub fn ensure_read(ingested: &Ingested, paths: &[String]) -> Result<(), NothingRead> {
+    let s = &ingested.summary;
+    if s.inputs_read == 0 {
+        return Err(NothingRead::NoInputs {
+            inputs: paths.join(", "),
+            why: passed_over(s),
+        });
+    }
+    if s.events_read == 0 && s.inputs_skipped.len() as u64 >= s.inputs_read {
+        let failed = if s.inputs_read == 1 {
+            format!("the one input, {}, failed", s.inputs_skipped[0].input)
+        } else {
+            format!("all {} inputs failed", s.inputs_read)
+        };
+        return Err(NothingRead::AllFailed { failed });
+    }
+    Ok(())
+}
+
+/// `; passed over: ...` with every non-zero count besides the read ones, or a hint.
+fn passed_over(s: &Summary) -> String {
+    let parts: Vec<String> = crate::output::summary::counts(s)
+        .into_iter()
+        .filter(|(k, v)| {
+            *v > 0 && !["inputs_read", "events_read", "events_kept"].contains(&k.as_str())
+        })
+        .map(|(k, v)| format!("{v} {}", crate::output::summary::label(&k)))
+        .collect();
+    if parts.is_empty() {
+        "; check the path, bucket, prefix or time window".into()
+    } else {
+        format!(
+            "; passed over: {} (a file named on the command line is read whatever its name)",
+            parts.join("; ")
+        )
+    }
+}
+
 /// Refuses `--format parquet` without `--output FILE`: Parquet is binary and never goes to
 /// stdout (a terminal or a pipe alike).
-pub fn check_parquet_output(a: &InputArgs) -> Result<()> {
-    if a.format == crate::output::Format::Parquet && a.output.is_none() {
+pub fn check_parquet_output(format: crate::output::Format, o: &OutputArgs) -> Result<()> {
+    if format == crate::output::Format::Parquet && o.output.is_none() {
         anyhow::bail!(
             "--format parquet writes a binary file: add --output FILE.parquet (Parquet is never written to stdout)"
         );
@@ -86,14 +157,28 @@ pub fn check_parquet_output(a: &InputArgs) -> Result<()> {
     Ok(())
 }
 
-/// Reads the inputs named on the command line, printing diagnostics to `err`.
-pub fn load(a: &InputArgs, err: &mut dyn Write) -> Result<Ingested> {
+/// The screen tables are laid out for: the terminal, or a file (capped width, no colour).
+pub fn screen(o: &OutputArgs) -> Screen {
+    Screen::detect(o.color, o.output.is_some())
+}
+
+/// Reads the inputs named on the command line, printing diagnostics to `err`; a run that
+/// read nothing is refused ([`ensure_read`]).
+pub fn load(a: &InputArgs, out: &OutputArgs, err: &mut dyn Write) -> Result<Ingested> {
     let plan = if a.all_events {
         LookupPlan::Everything
     } else {
         LookupPlan::Relevant
     };
-    load_with(a, &plan, &ingest_options(a)?, err)
+    let ingested = load_with(
+        a,
+        &plan,
+        &ingest_options(a, out.output.as_deref())?,
+        out.quiet,
+        err,
+    )?;
+    ensure_read(&ingested, &a.paths)?;
+    Ok(ingested)
 }
 
 /// Like [`load`], with the events to ask LookupEvents for and the ingest options
@@ -102,6 +187,7 @@ pub fn load_with(
     a: &InputArgs,
     plan: &LookupPlan,
     opts: &IngestOptions,
+    quiet: bool,
     err: &mut dyn Write,
 ) -> Result<Ingested> {
     let specs = Spec::parse_all(&a.paths).map_err(anyhow::Error::msg)?;
@@ -120,7 +206,7 @@ pub fn load_with(
             _ => None,
         })
         .collect();
-    let show = !a.quiet && std::io::stderr().is_terminal();
+    let show = !quiet && std::io::stderr().is_terminal();
     let mut asm = Assembler::new(opts.budget.clone());
     if !locals.is_empty() {
         let mut expanded = local::expand(&locals)?;
@@ -173,20 +259,6 @@ pub fn load_with(
         writeln!(err, "keytrail: {m}")?;
     }
     Ok(ingested)
-}
-
-/// The forensics commands' formats: no CSV (their rows hold lists); the others one to one.
-pub fn report_format(f: crate::output::Format) -> Result<crate::cli::ReportFormat> {
-    use crate::cli::ReportFormat;
-    use crate::output::Format;
-    match f {
-        Format::Table => Ok(ReportFormat::Table),
-        Format::Json => Ok(ReportFormat::Json),
-        Format::Ndjson => Ok(ReportFormat::Ndjson),
-        other => anyhow::bail!(
-            "this command writes table, json or ndjson, not {other:?}; use `keytrail events` or `query` for CSV"
-        ),
-    }
 }
 
 /// A progress bar with the given template.

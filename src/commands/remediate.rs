@@ -4,44 +4,54 @@
 
 use std::io::Write;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use super::decode::token_arg;
-use super::{Outcome, ingest_options, load_with};
+use super::{Outcome, ensure_read, ingest_options, load_with};
 use crate::cli::{InputArgs, RemediateArgs};
 use crate::event::Event;
 use crate::keys::account::account_from_key_id;
 use crate::keys::inventory;
 use crate::keys::remediate::{self, LongTermTarget, Plan, ShortTermTarget};
 use crate::keys::token::Decoded;
-use crate::output::{Format, forensics};
+use crate::output::{self, forensics};
 use crate::pipeline::Keywords;
 use crate::sources::lookup::LookupPlan;
 
-/// What the logs say about the key, read only when inputs are given.
-fn read_logs(a: &RemediateArgs, words: &[String], err: &mut dyn Write) -> Result<Vec<Event>> {
+/// What the logs say about the key, read only when inputs are given, and whether some of
+/// them could not be read. Logs that could not be read at all leave the plan to the key
+/// alone (said on stderr, exit code 3), since the plan is still the one to follow.
+fn read_logs(
+    a: &RemediateArgs,
+    words: &[String],
+    err: &mut dyn Write,
+) -> Result<(Vec<Event>, bool)> {
     if a.paths.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), false));
     }
     let input = InputArgs {
         paths: a.paths.clone(),
         since: None,
         until: None,
         all_events: false,
-        format: Format::Table,
-        output: None,
-        quiet: a.quiet,
         memory_limit: "512M".into(),
         no_redact: false,
         shard: None,
         aws: a.aws.clone(),
         keep_raw: false,
     };
-    let mut opts = ingest_options(&input)?;
+    let mut opts = ingest_options(&input, a.out.output.as_deref())?;
     opts.also_keep = Keywords::new(words);
-    Ok(load_with(&input, &LookupPlan::Relevant, &opts, err)?
-        .table
-        .to_events()?)
+    let ingested = load_with(&input, &LookupPlan::Relevant, &opts, a.out.quiet, err)?;
+    if let Err(e) = ensure_read(&ingested, &input.paths) {
+        writeln!(
+            err,
+            "keytrail: {e}; the plan below is filled in from the key alone"
+        )?;
+        return Ok((Vec::new(), true));
+    }
+    let partial = !ingested.summary.inputs_skipped.is_empty();
+    Ok((ingested.table.to_events()?, partial))
 }
 
 /// Fills a long-term target from the inventory: the key the token decodes to (by service
@@ -82,14 +92,16 @@ fn signer_of(access_key_id: &str, events: &[Event]) -> Option<String> {
         .find_map(|e| e.session_issuer_arn.clone().or(e.principal_arn.clone()))
 }
 
-/// Builds the plan and prints it.
-pub fn run(a: &RemediateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outcome> {
+/// Builds the plan and prints it (to stdout or `--output FILE`).
+pub fn run(a: &RemediateArgs, err: &mut dyn Write) -> Result<Outcome> {
     let now = chrono::Utc::now().timestamp_micros();
     let token = token_arg(a.key.token.as_deref(), a.key.token_file.as_deref())?;
+    let partial;
     let plan: Plan = match (&token, &a.key.user, &a.key.access_key_id) {
         (Some(t), _, _) => match &t.decoded {
             Decoded::LongTerm(k) => {
-                let events = read_logs(a, std::slice::from_ref(&k.user_name), err)?;
+                let (events, p) = read_logs(a, std::slice::from_ref(&k.user_name), err)?;
+                partial = p;
                 let target = LongTermTarget {
                     user_name: k.user_name.clone(),
                     account_id: Some(k.account_id.clone()),
@@ -100,7 +112,8 @@ pub fn run(a: &RemediateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
                 remediate::long_term(&long_term_target(target, &events))
             }
             Decoded::ShortTerm(k) => {
-                let events = read_logs(a, std::slice::from_ref(&k.access_key_id), err)?;
+                let (events, p) = read_logs(a, std::slice::from_ref(&k.access_key_id), err)?;
+                partial = p;
                 remediate::short_term(&ShortTermTarget {
                     access_key_id: k.access_key_id.clone(),
                     account_id: t.account_id(),
@@ -111,7 +124,8 @@ pub fn run(a: &RemediateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
             }
         },
         (None, Some(user), _) => {
-            let events = read_logs(a, std::slice::from_ref(user), err)?;
+            let (events, p) = read_logs(a, std::slice::from_ref(user), err)?;
+            partial = p;
             let target = LongTermTarget {
                 user_name: user.trim().to_string(),
                 credential_id: a.credential_id.clone(),
@@ -120,7 +134,8 @@ pub fn run(a: &RemediateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
             remediate::long_term(&long_term_target(target, &events))
         }
         (None, None, Some(akid)) => {
-            let events = read_logs(a, std::slice::from_ref(akid), err)?;
+            let (events, p) = read_logs(a, std::slice::from_ref(akid), err)?;
+            partial = p;
             remediate::short_term(&ShortTermTarget {
                 access_key_id: akid.trim().to_string(),
                 key: None,
@@ -133,7 +148,11 @@ pub fn run(a: &RemediateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Resul
             bail!("name the key: --token, --token-file, --user or --access-key-id")
         }
     };
-    forensics::write_plan(out, a.format, &plan)?;
+    let mut out = output::open_output(a.out.output.as_deref()).context("opening output")?;
+    forensics::write_plan(&mut *out, a.format, &plan)?;
     out.flush()?;
-    Ok(Outcome::default())
+    Ok(Outcome {
+        partial,
+        ..Outcome::default()
+    })
 }

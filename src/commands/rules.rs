@@ -13,8 +13,8 @@ use crate::rules::{self, lint};
 /// Dispatches `rules list` and `rules lint`.
 pub fn run(cmd: &RulesCommand, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outcome> {
     match cmd {
-        RulesCommand::List { queries } => list(&collect_rules(queries)?, out),
-        RulesCommand::Lint { dir } => lint_rules(dir.as_deref(), out, err),
+        RulesCommand::List { queries, .. } => list(&collect_rules(queries)?, out),
+        RulesCommand::Lint { dir, .. } => lint_rules(dir.as_deref(), out, err),
     }
 }
 

@@ -16,7 +16,11 @@ pub fn run(a: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outc
     if let Some(s) = &a.state {
         cfg.state = s.clone();
     }
-    let report = job::run(&cfg, a.dry_run)?;
+    let mode = job::RunMode {
+        dry_run: a.dry_run,
+        init: a.init,
+    };
+    let report = job::run(&cfg, mode, err)?;
     for m in &report.messages {
         writeln!(err, "keytrail: {m}")?;
     }
@@ -38,7 +42,7 @@ pub fn run(a: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outc
 /// `--dry-run`: the findings some sink has not acknowledged yet, one JSON object per line.
 fn write_pending(out: &mut dyn Write, r: &RunReport) -> Result<()> {
     let mut seen = HashSet::new();
-    for f in &r.findings {
+    for f in &r.pending {
         if seen.insert(&f.finding_id) {
             serde_json::to_writer(&mut *out, f)?;
             writeln!(out)?;

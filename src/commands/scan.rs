@@ -16,7 +16,9 @@ use anyhow::{Context, Result, bail};
 use super::{Outcome, load};
 use crate::cli::{ExportArgs, ExportFormat, ScanArgs};
 use crate::findings::Finding;
-use crate::output::{self, Format};
+use crate::keys::inventory;
+use crate::output::term::Screen;
+use crate::output::{self, Format, html, report};
 use crate::rules::{self, Rule, engine};
 use crate::sinks::elastic::{ElasticAuth, ElasticConfig};
 use crate::sinks::file::FileFormat;
@@ -51,13 +53,46 @@ pub fn collect_rules(dirs: &[std::path::PathBuf]) -> Result<Vec<Rule>> {
     Ok(all)
 }
 
+/// Keeps the rules `--rule` names (all when none) at or above `--min-severity`; an unknown
+/// id is an error that lists the known ones.
+pub fn select_rules(
+    all: Vec<Rule>,
+    ids: &[String],
+    min: Option<crate::rules::Severity>,
+) -> Result<Vec<Rule>> {
+    for id in ids {
+        if !all.iter().any(|r| &r.id == id) {
+            let known: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
+            bail!(
+                "--rule {id}: no such rule; known rules: {}",
+                known.join(", ")
+            );
+        }
+    }
+    Ok(all
+        .into_iter()
+        .filter(|r| ids.is_empty() || ids.contains(&r.id))
+        .filter(|r| min.is_none_or(|m| r.severity >= m))
+        .collect())
+}
+
+/// What `--rule` and `--min-severity` leave out, said under the headline.
+fn filter_note(a: &ScanArgs) -> Option<String> {
+    let mut parts = Vec::new();
+    if !a.rules.is_empty() {
+        parts.push(format!("only rules {}", a.rules.join(", ")));
+    }
+    if let Some(m) = a.min_severity {
+        parts.push(format!("only severity {} and above", m.as_str()));
+    }
+    (!parts.is_empty()).then(|| format!("Filtered: {}.", parts.join("; ")))
+}
+
 /// Runs the scan, writes findings, and delivers them when `--export` asks.
 pub fn run(a: &ScanArgs, err: &mut dyn Write) -> Result<Outcome> {
-    if a.input.format == Format::Parquet {
-        bail!(output::PARQUET_FINDINGS);
-    }
-    let rules = collect_rules(&a.queries)?;
-    let export = export_spec(&a.export, a.input.output.as_deref())?;
+    let format = Format::from(a.format);
+    let rules = select_rules(collect_rules(&a.queries)?, &a.rules, a.min_severity)?;
+    let export = export_spec(&a.export, a.out.output.as_deref())?;
     if a.input.no_redact && export.is_some() {
         bail!(
             "--no-redact keeps secrets found in the records: it cannot be used with --export (write the report to --output FILE instead)"
@@ -74,16 +109,18 @@ pub fn run(a: &ScanArgs, err: &mut dyn Write) -> Result<Outcome> {
     };
     let mut input = a.input.clone();
     input.keep_raw = export.is_some();
-    let ingested = load(&input, err)?;
+    let ingested = load(&input, &a.out, err)?;
     let mut findings: Vec<Finding> = Vec::new();
     for rule in &rules {
         findings.extend(engine::run_rule(rule, &ingested.table)?);
     }
-    let evidence_events = match &export {
-        Some(_) => ingested
+    let people = matches!(format, Format::Table | Format::Html);
+    let evidence_events = if export.is_some() || people {
+        ingested
             .table
-            .events_by_id(&sinks::evidence_ids(&findings))?,
-        None => Vec::new(),
+            .events_by_id(&sinks::evidence_ids(&findings))?
+    } else {
+        Vec::new()
     };
     let evidence = Evidence::new(&evidence_events);
     let mut delivery_failed = false;
@@ -96,14 +133,46 @@ pub fn run(a: &ScanArgs, err: &mut dyn Write) -> Result<Outcome> {
         other => {
             let report_to = match other {
                 Some(Export::Sink(SinkSpec::File { .. })) => None,
-                _ => a.input.output.as_deref(),
+                _ => a.out.output.as_deref(),
             };
+            let screen = Screen::detect(a.out.color, report_to.is_some());
             let mut w = output::open_output(report_to).context("opening output")?;
-            output::write_findings(&mut *w, a.input.format, &findings, &ingested.summary)?;
+            let times = finding_times(&findings, &evidence);
+            let note = filter_note(a);
+            match format {
+                Format::Table => report::write_scan_table(
+                    &mut *w,
+                    &findings,
+                    &times,
+                    &ingested.summary,
+                    note.as_deref(),
+                    &screen,
+                )?,
+                Format::Html => {
+                    let events = relevant_events(&ingested.table)?;
+                    let timelines = html::key_timelines(&inventory::build(&events), &events);
+                    let info = html::PageInfo {
+                        version: crate::cli::VERSION,
+                        generated_at: chrono::Utc::now().timestamp_micros(),
+                        inputs: &a.input.paths,
+                        filters: note.as_deref(),
+                    };
+                    html::write_report(
+                        &mut *w,
+                        &findings,
+                        &times,
+                        &ingested.summary,
+                        &timelines,
+                        &info,
+                    )?
+                }
+                _ => output::write_findings(&mut *w, format, &findings, &ingested.summary)?,
+            }
             w.flush()?;
         }
     }
-    if a.input.format != Format::Table || matches!(export, Some(Export::Stdout(_))) {
+    let report_on_stdout = a.out.output.is_none() && format == Format::Table;
+    if !a.out.quiet && (!report_on_stdout || matches!(export, Some(Export::Stdout(_)))) {
         writeln!(
             err,
             "{}; {} findings",
@@ -112,7 +181,8 @@ pub fn run(a: &ScanArgs, err: &mut dyn Write) -> Result<Outcome> {
         )?;
     }
     if let Some(sink) = &sink {
-        let d = super::runtime()?.block_on(sink.send(&findings, &evidence));
+        let mut status = sinks::StatusLines { out: &mut *err };
+        let d = super::runtime()?.block_on(sink.send(&findings, &evidence, &mut status));
         delivery_failed = !report_delivery(err, sink.name(), &findings, &d)?;
     }
     Ok(Outcome {
@@ -122,6 +192,24 @@ pub fn run(a: &ScanArgs, err: &mut dyn Write) -> Result<Outcome> {
         partial: !ingested.summary.inputs_skipped.is_empty(),
         delivery_failed,
     })
+}
+
+/// The first and last evidence event time of each finding.
+fn finding_times(findings: &[Finding], evidence: &Evidence) -> report::FindingTimes {
+    findings
+        .iter()
+        .filter_map(|f| sinks::seen_range(&evidence.of(f)).map(|r| (f.finding_id.clone(), r)))
+        .collect()
+}
+
+/// The events with a key activity (creation, lifecycle, bearer use), walked batch by batch:
+/// what the key inventory and the per-key plots are built from.
+fn relevant_events(table: &crate::table::EventTable) -> Result<Vec<crate::event::Event>> {
+    let mut out = Vec::new();
+    for batch in table.batches() {
+        out.extend(batch?.into_iter().filter(|e| e.activity.is_some()));
+    }
+    Ok(out)
 }
 
 /// Where `--export` sends findings.

@@ -46,11 +46,14 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobConfig {
-    /// `s3://...` and `lookup:...` inputs.
+    /// `s3://...`, `lookup:...` inputs, local files and folders.
     pub inputs: Vec<String>,
     /// The SQLite state file.
     #[serde(default = "default_state")]
     pub state: PathBuf,
+    /// Accept a missing or empty state as a first run (as `--init` does), on every run.
+    #[serde(default)]
+    pub init: bool,
     #[serde(default = "default_lookback")]
     pub lookback: String,
     #[serde(default = "default_overlap")]
@@ -73,6 +76,9 @@ pub struct JobConfig {
     /// The first wait before a retry (`500ms`, `2s`); each later one doubles. Default 1s.
     #[serde(default)]
     pub retry_delay: Option<String>,
+    /// Memory the events table may use before it spills to temporary files (`512M`).
+    #[serde(default)]
+    pub memory_limit: Option<String>,
 }
 
 /// AWS access, as the flags of the other commands.
@@ -124,7 +130,8 @@ pub struct SinkConfig {
 }
 
 impl SinkConfig {
-    /// The name acknowledgements are recorded under.
+    /// The name acknowledgements are recorded under (and reports show); credentials in a
+    /// target address are masked (`tcp://user:***@host`; such addresses are refused anyway).
     pub fn state_name(&self) -> String {
         if let Some(n) = &self.name {
             return n.clone();
@@ -132,7 +139,8 @@ impl SinkConfig {
         let target = ["path", "url", "address"]
             .iter()
             .find_map(|k| self.settings.get(*k).and_then(|v| v.as_str()))
-            .unwrap_or("");
+            .map(crate::sinks::secret::mask_url)
+            .unwrap_or_default();
         match self.settings.get("index").and_then(|v| v.as_str()) {
             Some(index) if self.kind == "elastic" => format!("elastic:{target}/{index}"),
             _ => format!("{}:{target}", self.kind),
@@ -162,7 +170,8 @@ fn default_history() -> String {
 }
 
 /// Reads the file, then applies `KEYTRAIL_STATE`, `KEYTRAIL_INPUTS` (comma-separated),
-/// `KEYTRAIL_LOOKBACK`, `KEYTRAIL_RETRIES` and `KEYTRAIL_RETRY_DELAY` from the environment.
+/// `KEYTRAIL_LOOKBACK`, `KEYTRAIL_RETRIES`, `KEYTRAIL_RETRY_DELAY` and
+/// `KEYTRAIL_MEMORY_LIMIT` from the environment.
 pub fn load(path: &Path) -> Result<JobConfig, ConfigError> {
     let p = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -171,16 +180,58 @@ pub fn load(path: &Path) -> Result<JobConfig, ConfigError> {
     })?;
     let mut cfg: JobConfig = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
         path: p.clone(),
-        message: e.to_string(),
+        message: describe_toml_error(&e, &text),
     })?;
     apply_env(&mut cfg, |k| std::env::var(k).ok());
     if cfg.inputs.is_empty() {
         return Err(ConfigError::Invalid {
             path: p,
-            message: "`inputs` is empty: name at least one s3:// or lookup: input".into(),
+            message: "`inputs` is empty: name at least one s3://, lookup: or local input".into(),
         });
     }
     Ok(cfg)
+}
+
+/// A TOML error by line, column and key, never quoting the text: the offending line may
+/// hold a secret (`hec_token = "..."`), and so may a value quoted in the message.
+pub fn describe_toml_error(e: &toml::de::Error, text: &str) -> String {
+    let message = unquote(e.message().lines().next().unwrap_or("invalid TOML"));
+    let Some(span) = e.span() else {
+        return message;
+    };
+    let start = span.start.min(text.len());
+    let before = &text[..start];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = text[line_start..start].chars().count() + 1;
+    let line_text = text[line_start..].lines().next().unwrap_or("");
+    match line_text.split_once('=').map(|(k, _)| k.trim()) {
+        Some(k)
+            if !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.\"".contains(c)) =>
+        {
+            format!("line {line}, column {column}, key `{k}`: {message}")
+        }
+        _ => format!("line {line}, column {column}: {message}"),
+    }
+}
+
+/// A message with every double-quoted value replaced by `"..."`.
+fn unquote(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        if c == '"' {
+            if !quoted {
+                out.push_str("\"...\"");
+            }
+            quoted = !quoted;
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Environment overrides, read through `get` (tests pass their own).
@@ -199,6 +250,9 @@ pub fn apply_env(cfg: &mut JobConfig, get: impl Fn(&str) -> Option<String>) {
     }
     if let Some(s) = get("KEYTRAIL_RETRY_DELAY").filter(|s| !s.is_empty()) {
         cfg.retry_delay = Some(s);
+    }
+    if let Some(s) = get("KEYTRAIL_MEMORY_LIMIT").filter(|s| !s.is_empty()) {
+        cfg.memory_limit = Some(s);
     }
 }
 
@@ -256,6 +310,37 @@ path = "/tmp/f.ndjson"
         for s in &cfg.sinks {
             super::super::deliver::spec(s).unwrap();
         }
+    }
+
+    #[test]
+    fn toml_errors_name_line_column_and_key_but_never_a_value() {
+        let text = "inputs = [\"s3://t\"]\nsecret_access_key = \"wJalrXUtnFEMI/K7MDENG\"\n";
+        let e = toml::from_str::<JobConfig>(text).unwrap_err();
+        let m = describe_toml_error(&e, text);
+        assert!(!m.contains("wJalr"), "{m}");
+        assert!(
+            m.contains("line 2") && m.contains("secret_access_key"),
+            "{m}"
+        );
+        let text = "inputs = [\"s3://t\"]\nretries = \"hec-tok-123\"\n";
+        let e = toml::from_str::<JobConfig>(text).unwrap_err();
+        let m = describe_toml_error(&e, text);
+        assert!(
+            !m.contains("hec-tok-123") && m.contains("key `retries`"),
+            "{m}"
+        );
+        let text =
+            "inputs = [\"s3://t\"]\n[[sink]]\nkind = \"splunk-hec\"\nhec_token = \"abc-secret\n";
+        let e = toml::from_str::<JobConfig>(text).unwrap_err();
+        let m = describe_toml_error(&e, text);
+        assert!(!m.contains("abc-secret") && m.contains("line 4"), "{m}");
+    }
+
+    #[test]
+    fn sink_names_mask_credentials() {
+        let s: SinkConfig =
+            toml::from_str("kind = \"syslog\"\naddress = \"tcp://u:PASS@h:514\"").unwrap();
+        assert_eq!(s.state_name(), "syslog:tcp://u:***@h:514");
     }
 
     #[test]

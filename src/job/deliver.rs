@@ -87,7 +87,7 @@ pub fn spec(cfg: &SinkConfig) -> Result<SinkSpec, String> {
             append: true,
         },
         "splunk-hec" => SinkSpec::SplunkHec(HecConfig {
-            url: cfg.text("url")?.to_string(),
+            url: checked_url(cfg)?,
             token: secret(cfg, "token")?,
             sourcetype: optional(cfg, "sourcetype")?
                 .unwrap_or(hec::DEFAULT_SOURCETYPE)
@@ -96,7 +96,7 @@ pub fn spec(cfg: &SinkConfig) -> Result<SinkSpec, String> {
             batch_size: batch_size(cfg, hec::DEFAULT_BATCH)?,
         }),
         "elastic" => SinkSpec::Elastic(ElasticConfig {
-            url: cfg.text("url")?.to_string(),
+            url: checked_url(cfg)?,
             index: cfg.text("index")?.to_string(),
             auth: elastic_auth(cfg)?,
             batch_size: batch_size(cfg, elastic::DEFAULT_BATCH)?,
@@ -111,6 +111,13 @@ pub fn spec(cfg: &SinkConfig) -> Result<SinkSpec, String> {
             SinkSpec::Syslog(syslog::parse_address(cfg.text("address")?)?)
         }
     })
+}
+
+/// `url`, checked (http or https, no credentials in it) without ever echoing a secret.
+fn checked_url(cfg: &SinkConfig) -> Result<String, String> {
+    let url = cfg.text("url")?;
+    crate::sinks::http::base_url(url).map_err(|e| format!("sink {:?}: {e}", cfg.kind))?;
+    Ok(url.to_string())
 }
 
 /// `user` with `password_env`/`password_file`, or `api_key_env`/`api_key_file`, or none.
@@ -244,5 +251,15 @@ mod tests {
         assert!(e.contains("exactly one"), "{e}");
         let e = spec(&sink("kind = \"kafka\"")).unwrap_err();
         assert!(e.contains("splunk-hec"), "{e}");
+        let e = spec(&sink(
+            "kind = \"elastic\"\nurl = \"http://u:hunter2@e:9200\"\nindex = \"k\"",
+        ))
+        .unwrap_err();
+        assert!(!e.contains("hunter2") && e.contains("credentials"), "{e}");
+        let e = spec(&sink(
+            "kind = \"syslog\"\naddress = \"tcp://u:hunter2@h:514\"",
+        ))
+        .unwrap_err();
+        assert!(!e.contains("hunter2") && e.contains("u:***@h"), "{e}");
     }
 }

@@ -3,17 +3,20 @@
 //! to each sink the findings it has not acknowledged yet.
 //!
 //! New: S3 objects not read before (per bucket and key, with their etag; the day folders
-//! of the last `lookback` are listed again each run, so late deliveries are picked up), and
-//! for LookupEvents each query from `lookup_overlap` before where it stopped. Deliveries
-//! are recorded per sink as soon as the sink acknowledges; what was read is committed after
+//! of the last `lookback` are listed again each run, so late deliveries are picked up), local
+//! files not read before with their size and modification time, and for LookupEvents each
+//! query from `lookup_overlap` before where it stopped. Deliveries are recorded per sink and
+//! per batch, the moment the sink acknowledges the batch; what was read is committed after
 //! delivery. A run killed at any point and started again re-reads what was not committed,
-//! finds the same findings and sends each sink only what it has not acknowledged.
+//! finds the same findings and sends each sink only what it has not acknowledged: at most
+//! the batch in flight goes again (and a file sink cuts that batch off first).
 
 pub mod config;
 pub mod deliver;
 pub mod state;
 
 use std::collections::HashSet;
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
@@ -21,15 +24,16 @@ use anyhow::{Context, Result, bail};
 use crate::aws::load_context;
 use crate::event::Event;
 use crate::findings::Finding;
-use crate::pipeline::{Assembler, IngestOptions, InputOutcome, RecordFeed, Summary};
+use crate::pipeline::{Assembler, IngestOptions, InputOutcome, RecordFeed, SourceCounts, Summary};
 use crate::rules::engine;
-use crate::sinks::{Evidence, ExportContext, RetryPolicy, Sink};
-use crate::sources::Spec;
+use crate::sinks::{Evidence, ExportContext, RetryPolicy, Sink, Tracker};
 use crate::sources::lookup::{self, LookupPlan};
 use crate::sources::s3::{self, ObjectFilter, ObjectRef};
+use crate::sources::{Input, Spec, local};
+use crate::table::store::MemoryBudget;
 use crate::timefmt::parse_relative;
 use config::JobConfig;
-use state::{Progress, State};
+use state::{Open, Progress, State};
 
 /// The source name of events replayed from the state.
 pub const HISTORY_SOURCE: &str = "keytrail-state:history";
@@ -53,6 +57,8 @@ pub struct RunReport {
     pub summary: Summary,
     pub history_events: u64,
     pub findings: Vec<Finding>,
+    /// The findings some sink had not acknowledged (what a dry run prints).
+    pub pending: Vec<Finding>,
     pub sinks: Vec<SinkReport>,
     pub messages: Vec<String>,
     /// False for `--dry-run`: nothing delivered, nothing committed.
@@ -72,17 +78,32 @@ fn duration(name: &str, v: &str) -> Result<i64> {
         .with_context(|| format!("`{name} = {v:?}` is not a duration: use 30m, 24h, 2d, 1w"))
 }
 
-/// Runs the job once. With `dry_run`, the pending findings are computed and returned but
-/// nothing is delivered or committed.
-pub fn run(cfg: &JobConfig, dry_run: bool) -> Result<RunReport> {
+/// How a run goes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunMode {
+    /// Compute what would be sent; deliver nothing, write nothing (the state is opened
+    /// read-only, or not at all when it does not exist).
+    pub dry_run: bool,
+    /// This is a first run: a missing or empty state is created, a damaged one moved aside.
+    pub init: bool,
+}
+
+/// Runs the job once; status lines (a sink's retry waits) go to `status` as they happen.
+/// With `mode.dry_run`, the pending findings are computed and returned but nothing is
+/// delivered or committed.
+pub fn run(cfg: &JobConfig, mode: RunMode, status: &mut dyn Write) -> Result<RunReport> {
+    let dry_run = mode.dry_run;
     let now = chrono::Utc::now().timestamp_micros();
     let lookback = duration("lookback", &cfg.lookback)?;
     let overlap = duration("lookup_overlap", &cfg.lookup_overlap)?;
     let history = duration("history", &cfg.history)?;
     let specs = Spec::parse_all(&cfg.inputs).map_err(anyhow::Error::msg)?;
-    if let Some(Spec::Local(p)) = specs.iter().find(|s| !s.is_cloud()) {
+    if specs
+        .iter()
+        .any(|s| matches!(s, Spec::Local(p) if p == "-"))
+    {
         bail!(
-            "{p}: `keytrail run` reads s3:// and lookup: inputs; use `keytrail scan` for local files"
+            "`-` (standard input) is not a job input: name files, folders, s3:// or lookup: inputs"
         );
     }
     let rules = crate::commands::scan::collect_rules(&cfg.queries)?;
@@ -112,14 +133,37 @@ pub fn run(cfg: &JobConfig, dry_run: bool) -> Result<RunReport> {
     if cfg.sinks.is_empty() && !dry_run {
         bail!("no [[sink]] in the configuration: add one, or use --dry-run");
     }
-    let mut state = State::open(&cfg.state)?;
+    let how = match (dry_run, mode.init || cfg.init) {
+        (true, _) => Open::ReadOnly,
+        (false, true) => Open::Init,
+        (false, false) => Open::Existing,
+    };
+    let mut state = State::open(&cfg.state, how)?;
+    let mut budget = MemoryBudget::of(
+        MemoryBudget::parse_size(cfg.memory_limit.as_deref().unwrap_or("512M"))
+            .map_err(anyhow::Error::msg)
+            .context("`memory_limit`")?,
+    );
+    if let Some(note) = budget.fit_to(crate::table::store::container_memory_limit()) {
+        state.notes.push(note);
+    }
     let opts = IngestOptions {
         since: Some(now - lookback),
         keep_raw: true,
+        budget,
         ..IngestOptions::default()
     };
     let rt = crate::commands::runtime()?;
-    let read = rt.block_on(read_new(cfg, &specs, &opts, &state, now, overlap))?;
+    let mut read = NewRead {
+        asm: Assembler::new(opts.budget.clone()),
+        progress: Progress::default(),
+    };
+    read_local_files(&specs, &state, &opts, &mut read)?;
+    if specs.iter().any(Spec::is_cloud) {
+        rt.block_on(read_new(
+            cfg, &specs, &opts, &state, now, overlap, &mut read,
+        ))?;
+    }
     let mut asm = read.asm;
     let replay = replay_history(&state, now - history)?;
     let history_events = replay.records();
@@ -146,10 +190,12 @@ pub fn run(cfg: &JobConfig, dry_run: bool) -> Result<RunReport> {
     }
     findings.retain(|f| cfg.min_severity.is_none_or(|m| f.severity >= m));
 
+    let mut messages = std::mem::take(&mut state.notes);
+    messages.extend(ingested.messages.iter().cloned());
     let mut report = RunReport {
         summary,
         history_events,
-        messages: ingested.messages.clone(),
+        messages,
         committed: !dry_run,
         ..RunReport::default()
     };
@@ -165,6 +211,11 @@ pub fn run(cfg: &JobConfig, dry_run: bool) -> Result<RunReport> {
                 pending.push(f.clone());
             }
         }
+        for f in &pending {
+            if !report.pending.iter().any(|p| p.finding_id == f.finding_id) {
+                report.pending.push(f.clone());
+            }
+        }
         let mut r = SinkReport {
             name: name.clone(),
             pending: pending.len(),
@@ -172,15 +223,16 @@ pub fn run(cfg: &JobConfig, dry_run: bool) -> Result<RunReport> {
             error: None,
         };
         if let Some(sink) = sinks.get(i).filter(|_| !pending.is_empty()) {
-            let d = rt.block_on(sink.send(&pending, &evidence));
-            let acked: Vec<Finding> = d
-                .acknowledged
-                .iter()
-                .filter_map(|i| pending.get(*i).cloned())
-                .collect();
-            state.record_delivered(&name, &acked, now)?;
-            r.delivered = acked.len();
-            if !d.complete(pending.len()) {
+            let mut tracker = JobTracker {
+                state: &mut state,
+                sink: &name,
+                pending: &pending,
+                now,
+                status: &mut *status,
+            };
+            let d = rt.block_on(sink.send(&pending, &evidence, &mut tracker));
+            r.delivered = d.acknowledged.len();
+            if !d.complete(pending.len()) || !d.errors.is_empty() {
                 let mut why = d.errors.join("; ");
                 if why.is_empty() {
                     why = "not acknowledged".into();
@@ -202,10 +254,111 @@ pub fn run(cfg: &JobConfig, dry_run: bool) -> Result<RunReport> {
     Ok(report)
 }
 
+/// Records each batch a sink acknowledges in the state at once, keeps a file sink's batch
+/// mark, and passes status lines on.
+struct JobTracker<'a> {
+    state: &'a mut State,
+    sink: &'a str,
+    /// The findings handed to the sink (acknowledgements index into them).
+    pending: &'a [Finding],
+    now: i64,
+    status: &'a mut dyn Write,
+}
+
+impl Tracker for JobTracker<'_> {
+    fn acknowledged(&mut self, indices: &[usize]) -> Result<(), String> {
+        let acked: Vec<&Finding> = indices
+            .iter()
+            .filter_map(|i| self.pending.get(*i))
+            .collect();
+        self.state
+            .record_delivered(self.sink, &acked, self.now)
+            .map_err(|e| format!("delivered, but not recorded (they may be sent again): {e}"))
+    }
+
+    fn begin(&mut self, mark: &str) -> Result<(), String> {
+        self.state
+            .begin_batch(self.sink, mark, self.now)
+            .map_err(|e| format!("not sent: the batch could not be recorded: {e}"))
+    }
+
+    fn unfinished(&self) -> Option<String> {
+        self.state.batch_mark(self.sink).ok().flatten()
+    }
+
+    fn status(&mut self, line: &str) {
+        let _ = writeln!(self.status, "keytrail: {line}");
+    }
+}
+
 /// What reading the new inputs produced.
 struct NewRead {
     asm: Assembler,
     progress: Progress,
+}
+
+/// Reads the local files (named, or under named folders) not read before with their
+/// current size and modification time; they are read whole (`lookback` is for cloud inputs).
+fn read_local_files(
+    specs: &[Spec],
+    state: &State,
+    opts: &IngestOptions,
+    read: &mut NewRead,
+) -> Result<()> {
+    let paths: Vec<String> = specs
+        .iter()
+        .filter_map(|s| match s {
+            Spec::Local(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let mut expanded = local::expand(&paths)?;
+    let known = state.files()?;
+    let mut seen = Vec::new();
+    expanded.inputs.retain(|input| {
+        let Input::File(p) = input else { return false };
+        let Some((size, mtime)) = size_and_mtime(p) else {
+            return true;
+        };
+        let key = p.display().to_string();
+        let new = known.get(&key) != Some(&(size, mtime));
+        if new {
+            seen.push((key, size, mtime));
+        }
+        new
+    });
+    read.asm.counts(expanded.counts());
+    let opts = IngestOptions {
+        keep_raw: true,
+        since: None,
+        ..opts.clone()
+    };
+    let mut done: Vec<String> = Vec::new();
+    crate::pipeline::read_local_observed(&expanded, &opts, None, &mut read.asm, |o| {
+        if !o.retry_later() {
+            done.push(o.name().to_string());
+        }
+    });
+    for name in done {
+        if let Some(i) = seen.iter().position(|(k, _, _)| *k == name) {
+            read.progress.files.push(seen.swap_remove(i));
+        }
+    }
+    Ok(())
+}
+
+/// A file's size and modification time (seconds), when it can be read.
+fn size_and_mtime(p: &std::path::Path) -> Option<(u64, i64)> {
+    let m = std::fs::metadata(p).ok()?;
+    let mtime = m
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    Some((m.len(), mtime))
 }
 
 /// Reads the S3 objects not read before and each LookupEvents query from where it stopped.
@@ -216,13 +369,15 @@ async fn read_new(
     state: &State,
     now: i64,
     overlap: i64,
-) -> Result<NewRead> {
+    read: &mut NewRead,
+) -> Result<()> {
     let ctx = load_context(&cfg.aws.to_args()).await;
+    let calls_before = ctx.calls.get();
     let known = Arc::new(state.objects()?);
     let marks = state.marks()?;
     let resume = |name: &str| marks.get(name).map(|t| t - overlap);
-    let mut asm = Assembler::new(opts.budget.clone());
-    let mut progress = Progress::default();
+    let asm = &mut read.asm;
+    let progress = &mut read.progress;
     let mut unavailable: HashSet<String> = HashSet::new();
     let mut finished: Vec<String> = Vec::new();
     for spec in specs {
@@ -278,7 +433,11 @@ async fn read_new(
         .filter(|n| n.starts_with("lookup:"))
         .map(|n| (n, now))
         .collect();
-    Ok(NewRead { asm, progress })
+    asm.counts(SourceCounts {
+        api_calls: ctx.calls.get() - calls_before,
+        ..SourceCounts::default()
+    });
+    Ok(())
 }
 
 /// Feeds the relevant events kept from earlier runs back through the pipeline.

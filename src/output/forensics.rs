@@ -7,7 +7,8 @@ use std::io::{self, Write};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use super::new_table;
+use super::layout::{Cell, Grid};
+use super::term::{Screen, Tone};
 use super::values::json_text;
 use crate::cli::{PlanFormat, ReportFormat};
 use crate::keys::inventory::{Inventory, LongTermKey, ShortTermSigner, Usage};
@@ -42,7 +43,12 @@ pub struct DecodeReport {
 }
 
 /// Writes decoded tokens; problems go to the JSON document or, otherwise, to the caller.
-pub fn write_tokens(w: &mut dyn Write, format: ReportFormat, r: &DecodeReport) -> io::Result<()> {
+pub fn write_tokens(
+    w: &mut dyn Write,
+    format: ReportFormat,
+    r: &DecodeReport,
+    screen: &Screen,
+) -> io::Result<()> {
     match format {
         ReportFormat::Json => {
             serde_json::to_writer_pretty(&mut *w, r)?;
@@ -57,14 +63,10 @@ pub fn write_tokens(w: &mut dyn Write, format: ReportFormat, r: &DecodeReport) -
         }
         ReportFormat::Table => {
             for (i, t) in r.tokens.iter().enumerate() {
-                writeln!(
-                    w,
-                    "Key {} of {}: {}",
-                    i + 1,
-                    r.tokens.len(),
-                    t.product.label()
-                )?;
-                writeln!(w, "{}\n", field_table(&serde_json::to_value(t)?))?;
+                let title = format!("Key {} of {}: {}", i + 1, r.tokens.len(), t.product.label());
+                writeln!(w, "{}", Tone::Bold.paint(&title, screen.color))?;
+                field_table(&serde_json::to_value(t)?).write(w, screen)?;
+                writeln!(w)?;
             }
             Ok(())
         }
@@ -72,8 +74,8 @@ pub fn write_tokens(w: &mut dyn Write, format: ReportFormat, r: &DecodeReport) -
 }
 
 /// A two-column table of an object's non-null fields (lists joined).
-fn field_table(v: &Json) -> comfy_table::Table {
-    let mut t = new_table(vec!["field".into(), "value".into()]);
+fn field_table(v: &Json) -> Grid {
+    let mut t = Grid::new(["field", "value"]);
     if let Some(o) = v.as_object() {
         for (k, v) in o {
             if v.is_null() || v.as_array().is_some_and(|a| a.is_empty()) {
@@ -83,7 +85,7 @@ fn field_table(v: &Json) -> comfy_table::Table {
                 Some(a) => a.iter().map(json_text).collect::<Vec<_>>().join("\n"),
                 None => json_text(v),
             };
-            t.add_row(vec![k.replace('_', " "), text]);
+            t.row([Cell::from(k.replace('_', " ")), Cell::from(text)]);
         }
     }
     t
@@ -104,6 +106,7 @@ pub fn write_inventory(
     format: ReportFormat,
     inv: &Inventory,
     summary: &Summary,
+    screen: &Screen,
 ) -> io::Result<()> {
     match format {
         ReportFormat::Json => {
@@ -126,20 +129,21 @@ pub fn write_inventory(
             Ok(())
         }
         ReportFormat::Table => {
-            writeln!(w, "Long-term Bedrock API keys: {}", inv.long_term.len())?;
+            let head = format!("Long-term Bedrock API keys: {}", inv.long_term.len());
+            writeln!(w, "{}", Tone::Bold.paint(&head, screen.color))?;
             if !inv.long_term.is_empty() {
-                writeln!(w, "{}", long_term_table(&inv.long_term))?;
+                long_term_table(&inv.long_term).write(w, screen)?;
             }
-            writeln!(
-                w,
-                "\nShort-term Bedrock API key use by signing principal: {}",
+            let head = format!(
+                "Short-term Bedrock API key use by signing principal: {}",
                 inv.short_term.len()
-            )?;
+            );
+            writeln!(w, "\n{}", Tone::Bold.paint(&head, screen.color))?;
             if !inv.short_term.is_empty() {
-                writeln!(w, "{}", signer_table(&inv.short_term))?;
+                signer_table(&inv.short_term).write(w, screen)?;
             }
             writeln!(w)?;
-            super::write_summary_table(w, summary)
+            super::write_summary(w, summary, screen)
         }
     }
 }
@@ -180,9 +184,15 @@ fn agents(s: &BTreeSet<String>) -> String {
 }
 
 /// Use columns shared by both tables.
-fn usage_cells(u: &Usage) -> Vec<String> {
-    vec![
-        format!("{} ok / {} denied", u.calls_ok, u.calls_denied),
+fn usage_cells(u: &Usage) -> Vec<Cell> {
+    let calls = format!("{} ok / {} denied", u.calls_ok, u.calls_denied);
+    let tone = if u.calls_denied > 0 {
+        Tone::Bad
+    } else {
+        Tone::Plain
+    };
+    let mut cells = vec![Cell::new(calls, tone)];
+    let rest = vec![
         format!(
             "{}\n{}",
             time_or(u.first_use, "-"),
@@ -192,88 +202,98 @@ fn usage_cells(u: &Usage) -> Vec<String> {
         lines(&u.models),
         lines(&u.source_ips),
         agents(&u.user_agents),
-    ]
+    ];
+    cells.extend(rest.into_iter().map(Cell::from));
+    cells
 }
 
 /// The long-term keys table.
-fn long_term_table(keys: &[LongTermKey]) -> comfy_table::Table {
-    let mut t = new_table(
-        [
-            "credential / user",
-            "account",
-            "created (by)",
-            "expires",
-            "status",
-            "last reset",
-            "calls",
-            "first / last use",
-            "regions",
-            "models",
-            "source IPs",
-            "user agents",
-        ]
-        .map(String::from)
-        .to_vec(),
-    );
+fn long_term_table(keys: &[LongTermKey]) -> Grid {
+    let mut t = Grid::new([
+        "credential / user",
+        "account",
+        "created (by)",
+        "expires",
+        "status",
+        "last reset",
+        "calls",
+        "first / last use",
+        "regions",
+        "models",
+        "source IPs",
+        "user agents",
+    ]);
     for k in keys {
-        let mut row = vec![
-            format!(
+        let status_tone = match k.status.as_str() {
+            "Active" => Tone::Good,
+            "Inactive" | "Deleted" => Tone::Dim,
+            _ => Tone::Plain,
+        };
+        let mut row: Vec<Cell> = vec![
+            Cell::from(format!(
                 "{}\n{}",
                 k.credential_id.as_deref().unwrap_or("(id unknown)"),
                 k.user_name
-            ),
-            k.account_id.clone().unwrap_or_default(),
-            match k.created_at {
+            )),
+            Cell::from(k.account_id.clone().unwrap_or_default()),
+            Cell::from(match k.created_at {
                 Some(c) => format!(
                     "{}\n{}",
                     format_micros(c),
                     k.created_by.as_deref().unwrap_or("?")
                 ),
                 None => "unknown".into(),
-            },
-            k.expires.clone().unwrap_or_else(|| "unknown".into()),
-            match k.status_since {
-                Some(s) if k.status != "unknown" => {
-                    format!("{}\nsince {}", k.status, format_micros(s))
-                }
-                _ => k.status.clone(),
-            },
-            time_or(k.last_reset, "-"),
+            }),
+            Cell::from(k.expires.clone().unwrap_or_else(|| "unknown".into())),
+            Cell::new(
+                match k.status_since {
+                    Some(s) if k.status != "unknown" => {
+                        format!("{}\nsince {}", k.status, format_micros(s))
+                    }
+                    _ => k.status.clone(),
+                },
+                status_tone,
+            ),
+            Cell::from(time_or(k.last_reset, "-")),
         ];
         row.extend(usage_cells(&k.usage));
-        t.add_row(row);
+        let title = format!(
+            "{} ({})",
+            k.credential_id.as_deref().unwrap_or("(id unknown)"),
+            k.user_name
+        );
+        t.titled_row(Cell::new(title, Tone::Bold), row);
     }
     t
 }
 
 /// The short-term signers table.
-fn signer_table(signers: &[ShortTermSigner]) -> comfy_table::Table {
-    let mut t = new_table(
-        [
-            "signer",
-            "account",
-            "access key ids",
-            "calls",
-            "first / last use",
-            "regions",
-            "models",
-            "source IPs",
-            "user agents",
-        ]
-        .map(String::from)
-        .to_vec(),
-    );
+fn signer_table(signers: &[ShortTermSigner]) -> Grid {
+    let mut t = Grid::new([
+        "signer",
+        "account",
+        "access key ids",
+        "calls",
+        "first / last use",
+        "regions",
+        "models",
+        "source IPs",
+        "user agents",
+    ]);
     for s in signers {
         let mut row = vec![
-            s.signer.clone(),
-            s.account_id.clone().unwrap_or_default(),
-            lines(&s.access_key_ids),
+            Cell::from(s.signer.clone()),
+            Cell::from(s.account_id.clone().unwrap_or_default()),
+            Cell::from(lines(&s.access_key_ids)),
         ];
         row.extend(usage_cells(&s.usage));
-        t.add_row(row);
+        t.titled_row(Cell::new(s.signer.clone(), Tone::Bold), row);
     }
     t
 }
+
+/// The columns of [`TIMELINE_COLUMNS`] left out first on a narrow screen.
+const TIMELINE_DROPS: &[usize] = &[10, 8, 3, 1, 5, 2, 7, 9];
 
 /// Columns of the investigation timeline table.
 const TIMELINE_COLUMNS: &[&str] = &[
@@ -295,6 +315,7 @@ pub fn write_investigation(
     w: &mut dyn Write,
     format: ReportFormat,
     inv: &Investigation,
+    screen: &Screen,
 ) -> io::Result<()> {
     match format {
         ReportFormat::Json => {
@@ -308,23 +329,28 @@ pub fn write_investigation(
             }
             Ok(())
         }
-        ReportFormat::Table => write_investigation_table(w, inv),
+        ReportFormat::Table => write_investigation_table(w, inv, screen),
     }
 }
 
 /// The human view of an investigation.
-fn write_investigation_table(w: &mut dyn Write, inv: &Investigation) -> io::Result<()> {
-    writeln!(w, "Investigation: {}", inv.subject)?;
+fn write_investigation_table(
+    w: &mut dyn Write,
+    inv: &Investigation,
+    screen: &Screen,
+) -> io::Result<()> {
+    let head = format!("Investigation: {}", inv.subject);
+    writeln!(w, "{}", Tone::Bold.paint(&head, screen.color))?;
     if let Some(t) = &inv.token {
-        writeln!(w, "{}", field_table(&serde_json::to_value(t)?))?;
+        field_table(&serde_json::to_value(t)?).write(w, screen)?;
     }
     if !inv.keys.is_empty() {
         writeln!(w, "\nThe key in the logs:")?;
-        writeln!(w, "{}", long_term_table(&inv.keys))?;
+        long_term_table(&inv.keys).write(w, screen)?;
     }
     if !inv.signers.is_empty() {
         writeln!(w, "\nShort-term key use by the signer:")?;
-        writeln!(w, "{}", signer_table(&inv.signers))?;
+        signer_table(&inv.signers).write(w, screen)?;
     }
     let s = &inv.summary;
     writeln!(
@@ -351,37 +377,53 @@ fn write_investigation_table(w: &mut dyn Write, inv: &Investigation) -> io::Resu
     if inv.rules_fired.is_empty() {
         writeln!(w, "\nNo rule fired on these events.")?;
     } else {
-        let mut t = new_table(
-            ["severity", "rule", "title", "events here", "finding"]
-                .map(String::from)
-                .to_vec(),
-        );
+        let mut t = Grid::new(["severity", "rule", "title", "events here", "finding"]);
         for h in &inv.rules_fired {
-            t.add_row(vec![
-                h.severity.to_uppercase(),
-                h.rule_id.clone(),
-                h.title.clone(),
-                h.events_in_timeline.to_string(),
-                h.finding_id.clone(),
-            ]);
+            let tone = crate::rules::Severity::parse(&h.severity)
+                .map(Tone::Severity)
+                .unwrap_or_default();
+            t.titled_row(
+                Cell::new(format!("{} {}", h.severity.to_uppercase(), h.rule_id), tone),
+                [
+                    Cell::new(h.severity.to_uppercase(), tone),
+                    Cell::from(h.rule_id.clone()),
+                    Cell::from(h.title.clone()),
+                    Cell::from(h.events_in_timeline.to_string()),
+                    Cell::from(h.finding_id.clone()),
+                ],
+            );
         }
-        writeln!(w, "\nRules that fired on these events:\n{t}")?;
+        writeln!(w, "\nRules that fired on these events:")?;
+        t.write(w, screen)?;
     }
     for n in &inv.notes {
         writeln!(w, "note: {n}")?;
     }
     writeln!(w, "\nTimeline:")?;
-    let mut t = new_table(TIMELINE_COLUMNS.iter().map(|s| s.to_string()).collect());
+    let mut t = Grid::new(TIMELINE_COLUMNS.iter().copied());
     for e in &inv.timeline {
         let v = serde_json::to_value(e)?;
-        t.add_row(
-            TIMELINE_COLUMNS
-                .iter()
-                .map(|k| clip(&json_text(&v[*k]), 40))
-                .collect::<Vec<_>>(),
-        );
+        let denied = e.error_code.is_some();
+        t.row(TIMELINE_COLUMNS.iter().map(|k| {
+            let text = json_text(&v[*k]);
+            // User agents are long prose; the JSON keeps them whole.
+            let text = if *k == "user_agent" {
+                clip(&text, 40)
+            } else {
+                text
+            };
+            let tone = if denied && *k == "error_code" {
+                Tone::Bad
+            } else {
+                Tone::Plain
+            };
+            Cell::new(text, tone)
+        }));
     }
-    writeln!(w, "{t}")?;
+    t.droppable(TIMELINE_DROPS, super::JSON_HINT);
+    if !t.is_empty() {
+        t.write(w, screen)?;
+    }
     writeln!(w, "{} events", inv.timeline.len())
 }
 

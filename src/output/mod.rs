@@ -1,24 +1,38 @@
-//! Output: writers for findings, events and query results in table, JSON, NDJSON, CSV and
-//! (events and query results) Parquet, and for the forensics commands (`forensics`).
-//! Everything goes through a `Write` handed in by the command; nothing prints directly.
+//! Output: writers for findings, events and query results in table, JSON, NDJSON, CSV,
+//! HTML (`scan`) and Parquet (events and query results), and for the forensics commands
+//! (`forensics`). Everything goes through a `Write` handed in by the command; nothing
+//! prints directly. Tables for people are laid out by `layout` for the `term::Screen`.
+//!
+//! - `term`: screen width and colour decisions (`--color`, `NO_COLOR`).
+//! - `layout`: tables that fit the screen, or records; words are never cut.
+//! - `report`: the `scan` table report (severity headline, sections by rule).
+//! - `summary`: the ingest summary as a table and as one line, printed generically.
+//! - `html`: the one-file HTML report with a timeline per key.
 
 pub mod forensics;
+pub mod html;
+pub mod layout;
+pub mod report;
+pub mod summary;
+pub mod term;
 pub mod values;
 
 use std::io::{self, Write};
 use std::path::Path;
 
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use polars::prelude::{DataFrame, ParquetWriter};
 use serde_json::Value as Json;
 
 use crate::findings::{Finding, SCHEMA_VERSION, ScanReport};
 use crate::pipeline::Summary;
 use crate::table::EventTable;
-use values::{frame_rows, json_text};
+use layout::{Cell, Grid};
+pub use summary::{summary_line, write_summary};
+use term::Screen;
+use values::{cell_text, frame_rows, json_text};
 
-/// Output formats shared by the commands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// Output formats; each command accepts the ones it writes (see `cli`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Table,
     Json,
@@ -26,6 +40,8 @@ pub enum Format {
     Csv,
     /// Apache Parquet (events and query results; needs --output FILE).
     Parquet,
+    /// One self-contained HTML page (`scan`).
+    Html,
 }
 
 /// Opens `--output FILE`, or stdout.
@@ -36,16 +52,8 @@ pub fn open_output(path: Option<&Path>) -> io::Result<Box<dyn Write>> {
     })
 }
 
-/// A comfy-table with keytrail's look.
-pub(crate) fn new_table(header: Vec<String>) -> Table {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(header);
-    t
-}
-
-/// Writes findings for `scan` in the chosen format (table includes the summary).
+/// Writes findings for `scan` as JSON, NDJSON or CSV (the table and HTML reports are in
+/// `report` and `html`).
 pub fn write_findings(
     w: &mut dyn Write,
     format: Format,
@@ -70,16 +78,12 @@ pub fn write_findings(
             Ok(())
         }
         Format::Csv => write_findings_csv(w, findings),
-        Format::Table => write_findings_tables(w, findings, summary),
-        Format::Parquet => Err(io::Error::new(
+        Format::Table | Format::Html | Format::Parquet => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            PARQUET_FINDINGS,
+            "write_findings writes json, ndjson or csv",
         )),
     }
 }
-
-/// Why findings are not written as Parquet.
-pub const PARQUET_FINDINGS: &str = "findings are not written as Parquet: use --format json, ndjson or csv (or --export ocsf); Parquet is for `keytrail events` and `keytrail query`";
 
 /// Writes a frame as Parquet.
 pub fn write_parquet(w: &mut dyn Write, df: &DataFrame) -> io::Result<()> {
@@ -88,112 +92,6 @@ pub fn write_parquet(w: &mut dyn Write, df: &DataFrame) -> io::Result<()> {
         .finish(&mut df)
         .map(|_| ())
         .map_err(io::Error::other)
-}
-
-/// One table per rule that fired, then the summary.
-fn write_findings_tables(
-    w: &mut dyn Write,
-    findings: &[Finding],
-    summary: &Summary,
-) -> io::Result<()> {
-    let mut i = 0;
-    while i < findings.len() {
-        let rule = &findings[i].rule_id;
-        let group: Vec<&Finding> = findings[i..]
-            .iter()
-            .take_while(|f| &f.rule_id == rule)
-            .collect();
-        i += group.len();
-        let f0 = group[0];
-        writeln!(
-            w,
-            "[{}] {} ({}): {} finding(s)",
-            f0.severity.as_str().to_uppercase(),
-            f0.title,
-            f0.rule_id,
-            group.len()
-        )?;
-        let mut header: Vec<String> = f0.fields.keys().cloned().collect();
-        header.push("evidence".into());
-        let mut t = new_table(header.clone());
-        for f in &group {
-            let mut row: Vec<String> = header[..header.len() - 1]
-                .iter()
-                .map(|k| json_text(f.fields.get(k).unwrap_or(&Json::Null)))
-                .collect();
-            row.push(evidence_text(f));
-            t.add_row(row);
-        }
-        writeln!(w, "{t}\n")?;
-    }
-    if findings.is_empty() {
-        writeln!(w, "No findings.\n")?;
-    }
-    write_summary_table(w, summary)
-}
-
-/// Short evidence text: the count and the first event ids.
-fn evidence_text(f: &Finding) -> String {
-    let shown: Vec<&str> = f
-        .evidence_event_ids
-        .iter()
-        .take(2)
-        .map(String::as_str)
-        .collect();
-    match f.evidence_count {
-        0 => String::new(),
-        1 => shown.join(""),
-        n => format!("{n} events: {}, ...", shown.join(", ")),
-    }
-}
-
-/// The summary of inputs and events as a table.
-pub fn write_summary_table(w: &mut dyn Write, s: &Summary) -> io::Result<()> {
-    let mut t = new_table(vec!["summary".into(), "count".into()]);
-    for (k, v) in [
-        ("inputs read", s.inputs_read),
-        ("events read", s.events_read),
-        ("events kept", s.events_kept),
-        ("digest files skipped", s.digest_files_skipped),
-        ("files ignored by name", s.files_ignored_by_name),
-        ("records unreadable", s.records_unreadable),
-        ("bytes skipped (unreadable)", s.bytes_skipped),
-        ("records with odd fields", s.records_with_odd_fields),
-        ("events outside time window", s.events_outside_time_window),
-        (
-            "objects outside time window (not fetched)",
-            s.inputs_outside_time_window,
-        ),
-        ("AWS API calls", s.api_calls),
-        ("duplicate events dropped", s.duplicate_events_dropped),
-        ("inputs skipped as bad", s.inputs_skipped.len() as u64),
-    ] {
-        t.add_row(vec![k.to_string(), v.to_string()]);
-    }
-    writeln!(w, "{t}")?;
-    for skip in &s.inputs_skipped {
-        writeln!(w, "skipped {}: {}", skip.input, skip.reason)?;
-    }
-    Ok(())
-}
-
-/// The summary as one line, for stderr when stdout carries machine-readable output.
-pub fn summary_line(s: &Summary) -> String {
-    format!(
-        "keytrail: {} inputs, {} events read, {} kept, {} digest files skipped, {} inputs skipped as bad, {} unreadable records, {} outside time window{}",
-        s.inputs_read,
-        s.events_read,
-        s.events_kept,
-        s.digest_files_skipped,
-        s.inputs_skipped.len(),
-        s.records_unreadable,
-        s.events_outside_time_window,
-        if s.api_calls > 0 {
-            format!(", {} AWS API calls", s.api_calls)
-        } else {
-            String::new()
-        }
-    )
 }
 
 /// Findings as CSV: fixed columns, rule-specific fields as a JSON object.
@@ -236,9 +134,21 @@ const EVENT_TABLE_COLUMNS: &[&str] = &[
     "event_id",
 ];
 
-/// Writes the table's events in the chosen format; JSON objects carry every table column.
-/// Every format but `table` streams: memory holds one batch of rows, not the table.
-pub fn write_events(w: &mut dyn Write, format: Format, table: &EventTable) -> io::Result<()> {
+/// The columns of [`EVENT_TABLE_COLUMNS`] left out first on a narrow screen.
+const EVENT_TABLE_DROPS: &[usize] = &[9, 6, 1, 2, 7, 8, 4];
+
+/// Where the reader finds the columns a narrow table leaves out.
+pub const JSON_HINT: &str = "--format json or ndjson has every column";
+
+/// Writes the table's events in the chosen format, batch by batch; JSON objects carry
+/// every table column.
+pub fn write_events(
+    w: &mut dyn Write,
+    format: Format,
+    table: &EventTable,
+    screen: &Screen,
+) -> io::Result<()> {
+    let batches = table.batches().map(|b| b.map_err(io::Error::other));
     match format {
         Format::Parquet => {
             let mut frames = table.frames();
@@ -260,55 +170,64 @@ pub fn write_events(w: &mut dyn Write, format: Format, table: &EventTable) -> io
             pw.finish().map(|_| ()).map_err(io::Error::other)
         }
         Format::Ndjson => {
-            for batch in table.batches() {
-                for e in batch.map_err(io::Error::other)? {
-                    serde_json::to_writer(&mut *w, &e)?;
+            for batch in batches {
+                for e in &batch? {
+                    serde_json::to_writer(&mut *w, e)?;
                     writeln!(w)?;
                 }
             }
             Ok(())
         }
         Format::Json => {
+            // One array, written element by element so no batch is held twice.
             write!(w, "[")?;
             let mut first = true;
-            for batch in table.batches() {
-                for e in batch.map_err(io::Error::other)? {
+            for batch in batches {
+                for e in &batch? {
                     write!(w, "{}\n  ", if first { "" } else { "," })?;
+                    serde_json::to_writer(&mut *w, e)?;
                     first = false;
-                    serde_json::to_writer(&mut *w, &e)?;
                 }
             }
             writeln!(w, "{}]", if first { "" } else { "\n" })
         }
         Format::Csv => {
             let mut c = csv::Writer::from_writer(w);
-            for batch in table.batches() {
-                for e in batch.map_err(io::Error::other)? {
-                    c.serialize(&e)?;
+            for batch in batches {
+                for e in &batch? {
+                    c.serialize(e)?;
                 }
             }
             c.flush()
         }
-        Format::Table => {
-            let events = table.to_events().map_err(io::Error::other)?;
-            let mut t = new_table(EVENT_TABLE_COLUMNS.iter().map(|s| s.to_string()).collect());
-            for e in &events {
-                let v = serde_json::to_value(e)?;
-                t.add_row(
-                    EVENT_TABLE_COLUMNS
-                        .iter()
-                        .map(|k| json_text(&v[*k]))
-                        .collect::<Vec<_>>(),
-                );
+        Format::Table | Format::Html => {
+            let mut g = Grid::new(EVENT_TABLE_COLUMNS.iter().copied());
+            for batch in batches {
+                for e in &batch? {
+                    let v = serde_json::to_value(e)?;
+                    g.row(
+                        EVENT_TABLE_COLUMNS
+                            .iter()
+                            .map(|k| Cell::from(cell_text(&v[*k]))),
+                    );
+                }
             }
-            writeln!(w, "{t}")?;
-            writeln!(w, "{} events", events.len())
+            g.droppable(EVENT_TABLE_DROPS, JSON_HINT);
+            if !g.is_empty() {
+                g.write(w, screen)?;
+            }
+            writeln!(w, "{} events", g.len())
         }
     }
 }
 
 /// Writes a query result frame in the chosen format.
-pub fn write_frame(w: &mut dyn Write, format: Format, df: &DataFrame) -> io::Result<()> {
+pub fn write_frame(
+    w: &mut dyn Write,
+    format: Format,
+    df: &DataFrame,
+    screen: &Screen,
+) -> io::Result<()> {
     match format {
         Format::Parquet => write_parquet(w, df),
         Format::Ndjson => {
@@ -322,7 +241,7 @@ pub fn write_frame(w: &mut dyn Write, format: Format, df: &DataFrame) -> io::Res
             serde_json::to_writer_pretty(&mut *w, &frame_rows(df))?;
             writeln!(w)
         }
-        Format::Csv | Format::Table => {
+        Format::Csv | Format::Table | Format::Html => {
             let rows = frame_rows(df);
             let names: Vec<String> = df
                 .get_column_names()
@@ -340,11 +259,13 @@ pub fn write_frame(w: &mut dyn Write, format: Format, df: &DataFrame) -> io::Res
                 }
                 return c.flush();
             }
-            let mut t = new_table(names.clone());
+            let mut g = Grid::new(names.iter().cloned());
             for r in &rows {
-                t.add_row(cells(r));
+                g.row(names.iter().map(|n| Cell::from(cell_text(&r[n]))));
             }
-            writeln!(w, "{t}")?;
+            if !g.is_empty() {
+                g.write(w, screen)?;
+            }
             writeln!(w, "{} rows", rows.len())
         }
     }

@@ -53,6 +53,14 @@ pub fn json_text(v: &Json) -> String {
     }
 }
 
+/// JSON as table-cell text: like [`json_text`], with each list item on a line of its own.
+pub fn cell_text(v: &Json) -> String {
+    match v {
+        Json::Array(a) => a.iter().map(json_text).collect::<Vec<_>>().join("\n"),
+        other => json_text(other),
+    }
+}
+
 /// A data frame as rows of JSON objects keyed by column name.
 pub fn frame_rows(df: &DataFrame) -> Vec<serde_json::Map<String, Json>> {
     let names: Vec<String> = df

@@ -1,5 +1,5 @@
-//! Elasticsearch bulk API: `POST {url}/{index}/_bulk` with `Content-Type:
-//! application/x-ndjson`, one `create` action (the only one data streams take) plus one ECS
+//! Elasticsearch bulk API: `POST {url}/_bulk` with `Content-Type: application/x-ndjson`,
+//! one `create` action (the only one data streams take) naming the index, plus one ECS
 //! document per finding, the finding id as `_id` so a repeated delivery is refused as a
 //! conflict instead of stored twice. The response is read item by item: 2xx and 409
 //! (already there) are delivered, 429 and 5xx items are sent again, others are reported.
@@ -7,9 +7,9 @@
 use base64::Engine;
 use serde_json::Value;
 
-use super::http::{Auth, HttpSetupError, HttpTarget, Outcome, base_url, gave_up};
+use super::http::{Auth, HttpSetupError, HttpTarget, Outcome, base_url, gave_up, pause};
 use super::secret::{Secret, SecretError, SecretSource};
-use super::{BoxFuture, Delivery, Evidence, ExportContext, RetryPolicy, Sink, ecs};
+use super::{BoxFuture, Delivery, Evidence, ExportContext, RetryPolicy, Sink, Tracker, ecs};
 use crate::findings::Finding;
 
 /// Documents per request, by default.
@@ -90,9 +90,10 @@ pub fn check_index(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The two bulk lines (action, document) for a finding.
-pub fn bulk_lines(f: &Finding, doc: &Value) -> serde_json::Result<Vec<u8>> {
-    let action = serde_json::json!({ "create": { "_id": f.finding_id } });
+/// The two bulk lines (action, document) for a finding: `create` into `index` with the
+/// finding id as `_id`.
+pub fn bulk_lines(f: &Finding, index: &str, doc: &Value) -> serde_json::Result<Vec<u8>> {
+    let action = serde_json::json!({ "create": { "_index": index, "_id": f.finding_id } });
     let mut out = serde_json::to_vec(&action)?;
     out.push(b'\n');
     serde_json::to_writer(&mut out, doc)?;
@@ -159,6 +160,7 @@ pub fn parse_response(body: &str, n: usize) -> Result<Vec<ItemResult>, String> {
 /// Delivers ECS documents through the bulk API.
 pub struct ElasticSink {
     name: String,
+    index: String,
     target: HttpTarget,
     batch_size: usize,
     ctx: ExportContext,
@@ -174,7 +176,7 @@ impl ElasticSink {
     ) -> Result<Self, ElasticError> {
         let base = base_url(&cfg.url)?;
         check_index(&cfg.index).map_err(ElasticError::Index)?;
-        let url = format!("{base}/{}/_bulk", cfg.index);
+        let url = format!("{base}/_bulk");
         let auth = match &cfg.auth {
             ElasticAuth::None => None,
             ElasticAuth::ApiKey(src) => {
@@ -198,6 +200,7 @@ impl ElasticSink {
         let target = HttpTarget::new(&url, "application/x-ndjson", auth)?;
         Ok(ElasticSink {
             name: format!("elastic:{base}/{}", cfg.index),
+            index: cfg.index.clone(),
             target,
             batch_size: cfg.batch_size.max(1),
             ctx,
@@ -205,9 +208,15 @@ impl ElasticSink {
         })
     }
 
-    /// Sends one batch of (finding index, bulk lines), retrying what can be retried.
-    /// Returns false when later batches should not be tried (authentication, unreachable).
-    async fn send_batch(&self, batch: Vec<(usize, Vec<u8>)>, d: &mut Delivery) -> bool {
+    /// Sends one batch of (finding index, bulk lines), retrying what can be retried; what
+    /// each response acknowledges is told to `tracker` at once. Returns false when later
+    /// batches should not be tried (authentication, unreachable, the state failing).
+    async fn send_batch(
+        &self,
+        batch: Vec<(usize, Vec<u8>)>,
+        d: &mut Delivery,
+        tracker: &mut dyn Tracker,
+    ) -> bool {
         let mut pending = batch;
         let mut retry = 0;
         loop {
@@ -215,7 +224,7 @@ impl ElasticSink {
                 .iter()
                 .flat_map(|(_, l)| l.iter().copied())
                 .collect();
-            let (reason, after) = match self.target.post(body).await {
+            let (reason, brief, after) = match self.target.post(body, &self.name, tracker).await {
                 Outcome::Accepted(text) => match parse_response(&text, pending.len()) {
                     Err(e) => {
                         d.error(self.target.scrub(&e));
@@ -223,10 +232,11 @@ impl ElasticSink {
                     }
                     Ok(items) => {
                         let mut again = Vec::new();
-                        let mut why = String::new();
+                        let mut acked = Vec::new();
+                        let mut why = (String::new(), String::new());
                         for ((i, lines), item) in pending.into_iter().zip(items) {
                             if item.delivered() {
-                                d.acknowledged.push(i);
+                                acked.push(i);
                             } else {
                                 let reason = format!(
                                     "a document was refused: HTTP {} {}",
@@ -235,31 +245,45 @@ impl ElasticSink {
                                 );
                                 let reason = self.target.scrub(reason.trim_end());
                                 if item.retryable() {
-                                    why = reason;
+                                    why = (reason, format!("HTTP {} for a document", item.status));
                                     again.push((i, lines));
                                 } else {
                                     d.error(reason);
                                 }
                             }
                         }
+                        let recorded = tracker.acknowledged(&acked);
+                        d.acknowledged.extend(acked);
+                        if let Err(e) = recorded {
+                            d.error(e);
+                            return false;
+                        }
                         if again.is_empty() {
                             return true;
                         }
                         pending = again;
-                        (why, None)
+                        (why.0, why.1, None)
                     }
                 },
-                Outcome::Retryable { reason, after } => (reason, after),
+                Outcome::Retryable {
+                    reason,
+                    brief,
+                    after,
+                } => (reason, brief, after),
                 Outcome::Rejected { status, reason } => {
                     d.error(reason);
                     return !matches!(status, 401 | 403 | 404);
+                }
+                Outcome::Unreachable { reason } => {
+                    d.error(reason);
+                    return false;
                 }
             };
             if retry >= self.retry.retries {
                 d.error(gave_up(retry, &reason));
                 return false;
             }
-            tokio::time::sleep(self.retry.delay(retry, after)).await;
+            pause(tracker, &self.name, &brief, retry, &self.retry, after).await;
             retry += 1;
         }
     }
@@ -274,13 +298,14 @@ impl Sink for ElasticSink {
         &'a self,
         findings: &'a [Finding],
         evidence: &'a Evidence<'a>,
+        tracker: &'a mut dyn Tracker,
     ) -> BoxFuture<'a, Delivery> {
         Box::pin(async move {
             let mut d = Delivery::default();
             let mut batch: Vec<(usize, Vec<u8>)> = Vec::new();
             for (i, f) in findings.iter().enumerate() {
                 let doc = ecs::document(f, &evidence.of(f), &self.ctx);
-                match bulk_lines(f, &doc) {
+                match bulk_lines(f, &self.index, &doc) {
                     Ok(lines) => batch.push((i, lines)),
                     Err(e) => d.error(format!(
                         "finding {} cannot be written as JSON: {e}",
@@ -289,7 +314,9 @@ impl Sink for ElasticSink {
                 }
                 let last = i + 1 == findings.len();
                 if !batch.is_empty() && (batch.len() >= self.batch_size || last) {
-                    let go_on = self.send_batch(std::mem::take(&mut batch), &mut d).await;
+                    let go_on = self
+                        .send_batch(std::mem::take(&mut batch), &mut d, tracker)
+                        .await;
                     if !go_on {
                         if !last {
                             d.error("the remaining findings were not sent");
@@ -319,11 +346,11 @@ mod tests {
     #[test]
     fn bulk_lines_are_a_create_action_and_a_document() {
         let f = crate::sinks::testdata::finding();
-        let lines = bulk_lines(&f, &serde_json::json!({"a": 1})).unwrap();
+        let lines = bulk_lines(&f, "k", &serde_json::json!({"a": 1})).unwrap();
         let text = String::from_utf8(lines).unwrap();
         assert_eq!(
             text,
-            "{\"create\":{\"_id\":\"0123456789abcdef01234567\"}}\n{\"a\":1}\n"
+            "{\"create\":{\"_index\":\"k\",\"_id\":\"0123456789abcdef01234567\"}}\n{\"a\":1}\n"
         );
     }
 

@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 
 use super::http::{Auth, HttpSetupError, HttpTarget, Outcome, base_url};
 use super::secret::{Secret, SecretError, SecretSource};
-use super::{BoxFuture, Delivery, Evidence, ExportContext, RetryPolicy, Sink, finding_time};
+use super::{
+    BoxFuture, Delivery, Evidence, ExportContext, RetryPolicy, Sink, Tracker, finding_time,
+};
 use crate::event::Event;
 use crate::findings::Finding;
 
@@ -125,10 +127,20 @@ impl HecSink {
     }
 
     /// Sends one batch body; returns why it failed and whether to stop sending.
-    async fn send_batch(&self, body: &[u8]) -> Result<(), (String, bool)> {
-        match self.target.post_with_retry(body, &self.retry).await {
+    async fn send_batch(
+        &self,
+        body: &[u8],
+        tracker: &mut dyn Tracker,
+    ) -> Result<(), (String, bool)> {
+        match self
+            .target
+            .post_with_retry(body, &self.retry, &self.name, tracker)
+            .await
+        {
             Outcome::Accepted(_) => Ok(()),
-            Outcome::Retryable { reason, .. } => Err((reason, true)),
+            Outcome::Retryable { reason, .. } | Outcome::Unreachable { reason } => {
+                Err((reason, true))
+            }
             // Authentication and a wrong URL fail every batch alike: stop at the first.
             Outcome::Rejected { status, reason } => {
                 Err((reason, matches!(status, 401 | 403 | 404)))
@@ -146,6 +158,7 @@ impl Sink for HecSink {
         &'a self,
         findings: &'a [Finding],
         evidence: &'a Evidence<'a>,
+        tracker: &'a mut dyn Tracker,
     ) -> BoxFuture<'a, Delivery> {
         Box::pin(async move {
             let mut d = Delivery::default();
@@ -173,20 +186,31 @@ impl Sink for HecSink {
                 let last = i + 1 == findings.len();
                 let full = batch.len() >= self.batch_size || body.len() >= MAX_BATCH_BYTES;
                 if !batch.is_empty() && (full || last) {
-                    match self.send_batch(&body).await {
-                        Ok(()) => d.acknowledged.append(&mut batch),
+                    let stop = match self.send_batch(&body, tracker).await {
+                        Ok(()) => match tracker.acknowledged(&batch) {
+                            Ok(()) => {
+                                d.acknowledged.append(&mut batch);
+                                false
+                            }
+                            Err(e) => {
+                                d.acknowledged.append(&mut batch);
+                                d.error(e);
+                                true
+                            }
+                        },
                         Err((reason, stop)) => {
                             d.error(reason);
                             batch.clear();
-                            if stop {
-                                if !last {
-                                    d.error("the remaining findings were not sent");
-                                }
-                                break;
-                            }
+                            stop
                         }
-                    }
+                    };
                     body.clear();
+                    if stop {
+                        if !last {
+                            d.error("the remaining findings were not sent");
+                        }
+                        break;
+                    }
                 }
             }
             d.normalize()

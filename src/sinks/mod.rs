@@ -30,8 +30,8 @@ use crate::rules::Severity;
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 
-/// A boxed future, for sinks behind `dyn`.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// A boxed future, for sinks behind `dyn` (run with `block_on`, so it need not be `Send`).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
 /// A destination for findings. `scan --export` and `keytrail run` both deliver through it.
 pub trait Sink: Send + Sync {
@@ -39,11 +39,49 @@ pub trait Sink: Send + Sync {
     fn name(&self) -> &str;
     /// Delivers the findings and returns once the destination acknowledged what it could;
     /// `evidence` holds the events behind them (with raw records) for formats that carry them.
+    /// Each batch the destination acknowledges is told to `tracker` at once, before the next
+    /// batch goes out.
     fn send<'a>(
         &'a self,
         findings: &'a [Finding],
         evidence: &'a Evidence<'a>,
+        tracker: &'a mut dyn Tracker,
     ) -> BoxFuture<'a, Delivery>;
+}
+
+/// What a sink tells while it sends: each acknowledgement as it comes (the job records it in
+/// its state then and there, so a kill repeats at most the batch in flight), where a batch it
+/// can undo begins, and a status line for any wait of 2 seconds or more.
+pub trait Tracker {
+    /// The destination acknowledged these findings (indices into the slice handed to
+    /// `send`). An error (the record could not be kept) stops the sending.
+    fn acknowledged(&mut self, indices: &[usize]) -> Result<(), String>;
+    /// A batch that can be undone (cut from a file) is about to be written; `mark` says how.
+    /// Kept durably before the batch is written, until the batch is acknowledged.
+    fn begin(&mut self, _mark: &str) -> Result<(), String> {
+        Ok(())
+    }
+    /// The mark of a batch begun and never acknowledged (a run killed in between).
+    fn unfinished(&self) -> Option<String> {
+        None
+    }
+    /// A line for the user while the sink waits (a retry's back-off, a slow answer).
+    fn status(&mut self, line: &str);
+}
+
+/// A tracker that only writes status lines (`keytrail: ...`) to a writer: `scan --export`.
+pub struct StatusLines<'w> {
+    pub out: &'w mut dyn std::io::Write,
+}
+
+impl Tracker for StatusLines<'_> {
+    fn acknowledged(&mut self, _: &[usize]) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn status(&mut self, line: &str) {
+        let _ = writeln!(self.out, "keytrail: {line}");
+    }
 }
 
 /// What a destination acknowledged of one `send`.
@@ -249,14 +287,7 @@ pub fn build(
         SinkSpec::SplunkHec(c) => Box::new(hec::HecSink::new(c, ctx, retry)?),
         SinkSpec::Elastic(c) => Box::new(elastic::ElasticSink::new(c, ctx, retry)?),
         SinkSpec::Syslog(a) => Box::new(syslog::SyslogSink::new(
-            format!(
-                "syslog:{}://{}",
-                match a.transport {
-                    syslog::Transport::Tcp => "tcp",
-                    syslog::Transport::Udp => "udp",
-                },
-                a.host_port
-            ),
+            format!("syslog:{}", a.url()),
             a.clone(),
             ctx,
             retry,
@@ -286,8 +317,9 @@ impl Sink for Named {
         &'a self,
         findings: &'a [Finding],
         evidence: &'a Evidence<'a>,
+        tracker: &'a mut dyn Tracker,
     ) -> BoxFuture<'a, Delivery> {
-        self.inner.send(findings, evidence)
+        self.inner.send(findings, evidence, tracker)
     }
 }
 
@@ -340,6 +372,35 @@ pub(crate) mod testdata {
             evidence_event_ids: vec!["e-1".into(), "e-2".into(), "e-missing".into()],
             evidence_count: 3,
             fields,
+        }
+    }
+
+    /// A tracker that remembers what it was told.
+    #[derive(Debug, Default)]
+    pub struct Recorder {
+        pub acks: Vec<Vec<usize>>,
+        pub begun: Vec<String>,
+        pub unfinished: Option<String>,
+        pub lines: Vec<String>,
+    }
+
+    impl super::Tracker for Recorder {
+        fn acknowledged(&mut self, indices: &[usize]) -> Result<(), String> {
+            self.acks.push(indices.to_vec());
+            Ok(())
+        }
+
+        fn begin(&mut self, mark: &str) -> Result<(), String> {
+            self.begun.push(mark.to_string());
+            Ok(())
+        }
+
+        fn unfinished(&self) -> Option<String> {
+            self.unfinished.clone()
+        }
+
+        fn status(&mut self, line: &str) {
+            self.lines.push(line.to_string());
         }
     }
 

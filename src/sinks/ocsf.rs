@@ -182,12 +182,10 @@ pub struct Resource {
     pub cloud_partition: &'static str,
 }
 
-/// `evidences[]`: one CloudTrail event.
+/// `evidences[]`: one CloudTrail event (OCSF 1.3.0 gives the object no `uid` or `name`:
+/// the event id is in `data`, the raw record, as `eventID`).
 #[derive(Debug, Serialize)]
 pub struct EvidenceArtifact {
-    pub uid: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actor: Option<Actor>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -451,8 +449,6 @@ fn resources(events: &[&Event]) -> Vec<Resource> {
 /// One evidence event: who, what call, from where, and the raw record.
 fn evidence(e: &Event) -> EvidenceArtifact {
     EvidenceArtifact {
-        uid: e.event_id.clone().unwrap_or_default(),
-        name: e.event_name.clone(),
         actor: actor(e),
         api: api(e),
         src_endpoint: e.source_ip.as_deref().and_then(endpoint),

@@ -81,6 +81,40 @@ impl Secret {
     }
 }
 
+/// The `user:password@` part of a `scheme://user:password@host...` address, if any: the
+/// text between `://` and the first `@` before any `/`, `?` or `#`.
+fn userinfo(s: &str) -> Option<(usize, usize)> {
+    let start = s.find("://")? + 3;
+    let rest = &s[start..];
+    let end_of_authority = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let at = rest[..end_of_authority].rfind('@')?;
+    Some((start, start + at))
+}
+
+/// True when an address carries credentials (`scheme://user[:password]@host`).
+pub fn has_userinfo(s: &str) -> bool {
+    userinfo(s).is_some()
+}
+
+/// An address fit to print: `tcp://user:***@host:514`; a user name alone may be a token, so
+/// `https://***@host`; something that is not an address but has an `@` keeps only what
+/// follows it (anything else is returned as it is).
+pub fn mask_url(s: &str) -> String {
+    match userinfo(s) {
+        None if !s.contains("://") && s.contains('@') => {
+            format!("***{}", &s[s.rfind('@').unwrap_or(0)..])
+        }
+        None => s.to_string(),
+        Some((start, at)) => {
+            let shown = match s[start..at].split_once(':') {
+                Some((user, _)) if !user.is_empty() => format!("{user}:***"),
+                _ => "***".to_string(),
+            };
+            format!("{}{shown}{}", &s[..start], &s[at..])
+        }
+    }
+}
+
 /// Reads a secret file.
 fn read_file(p: &Path, what: &'static str) -> Result<Secret, SecretError> {
     let path = p.display().to_string();
@@ -126,6 +160,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(empty.contains("empty"), "{empty}");
+    }
+
+    #[test]
+    fn credentials_in_addresses_are_masked() {
+        assert_eq!(
+            mask_url("tcp://user:PASS@host:514"),
+            "tcp://user:***@host:514"
+        );
+        assert_eq!(
+            mask_url("https://tok3n@splunk:8088/x@y"),
+            "https://***@splunk:8088/x@y"
+        );
+        assert_eq!(mask_url("http://:pw@h"), "http://***@h");
+        assert_eq!(mask_url("udp://127.0.0.1:514"), "udp://127.0.0.1:514");
+        assert_eq!(mask_url("http://h/path?q=a@b"), "http://h/path?q=a@b");
+        assert_eq!(mask_url("tcp//u:PASS@h:1"), "***@h:1");
+        assert!(has_userinfo("tcp://u:p@h:1") && !has_userinfo("tcp://h:1"));
     }
 
     #[test]

@@ -13,7 +13,9 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpStream, UdpSocket};
 
-use super::{BoxFuture, Delivery, Evidence, ExportContext, RetryPolicy, Sink, cef};
+use super::http::{gave_up, is_ip_literal, pause};
+use super::secret::{has_userinfo, mask_url};
+use super::{BoxFuture, Delivery, Evidence, ExportContext, RetryPolicy, Sink, Tracker, cef};
 use crate::findings::Finding;
 use crate::rules::Severity;
 
@@ -39,9 +41,27 @@ pub struct Address {
     pub host_port: String,
 }
 
-/// Parses a syslog address.
+impl Address {
+    /// `tcp://host:port` or `udp://host:port`.
+    pub fn url(&self) -> String {
+        let scheme = match self.transport {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        };
+        format!("{scheme}://{}", self.host_port)
+    }
+}
+
+/// Parses a syslog address. Credentials are refused (syslog has none) and never echoed.
 pub fn parse_address(s: &str) -> Result<Address, String> {
-    let bad = || format!("{s:?} is not a syslog address: use tcp://host:port or udp://host:port");
+    let shown = mask_url(s.trim());
+    if has_userinfo(s) {
+        return Err(format!(
+            "{shown}: syslog takes no credentials: use tcp://host:port or udp://host:port (for authentication, relay through a local rsyslog or syslog-ng)"
+        ));
+    }
+    let bad =
+        || format!("{shown:?} is not a syslog address: use tcp://host:port or udp://host:port");
     let (scheme, rest) = s.trim().split_once("://").ok_or_else(bad)?;
     let transport = match scheme.to_ascii_lowercase().as_str() {
         "tcp" => Transport::Tcp,
@@ -139,21 +159,31 @@ impl SyslogSink {
         )
     }
 
-    /// Resolves the address.
-    async fn resolve(&self) -> Result<SocketAddr, String> {
-        tokio::net::lookup_host(&self.address.host_port)
+    /// Resolves the address; a name that does not resolve is permanent.
+    async fn resolve(&self) -> Result<SocketAddr, Failure> {
+        let hp = &self.address.host_port;
+        tokio::net::lookup_host(hp)
             .await
-            .map_err(|e| format!("cannot resolve {}: {e}", self.address.host_port))?
+            .map_err(|e| {
+                Failure::permanent(format!("cannot resolve {hp}: {e} (check the address)"))
+            })?
             .next()
-            .ok_or_else(|| format!("{} resolves to no address", self.address.host_port))
+            .ok_or_else(|| Failure::permanent(format!("{hp} resolves to no address")))
     }
 
-    /// Sends over TCP, chunk by chunk, reconnecting (with backoff) when a chunk fails.
-    async fn send_tcp(&self, findings: &[Finding], evidence: &Evidence<'_>) -> Delivery {
+    /// Sends over TCP, chunk by chunk, each chunk acknowledged once written and flushed;
+    /// a chunk that fails is sent again on a new connection (with backoff).
+    async fn send_tcp(
+        &self,
+        findings: &[Finding],
+        evidence: &Evidence<'_>,
+        tracker: &mut dyn Tracker,
+    ) -> Delivery {
         let mut d = Delivery::default();
         let mut stream: Option<TcpStream> = None;
         let mut retry = 0;
         let mut start = 0;
+        let hp = &self.address.host_port;
         while start < findings.len() {
             let end = (start + TCP_CHUNK).min(findings.len());
             let attempt = async {
@@ -161,65 +191,75 @@ impl SyslogSink {
                     stream = Some(self.connect_tcp().await?);
                 }
                 let s = stream.as_mut().expect("connected above");
+                let write = |e: std::io::Error| Failure::transient(format!("writing to {hp}: {e}"));
                 for f in &findings[start..end] {
                     s.write_all(&octet_counted(&self.message(f, evidence)))
                         .await
-                        .map_err(|e| format!("writing to {}: {e}", self.address.host_port))?;
+                        .map_err(write)?;
                 }
-                s.flush()
-                    .await
-                    .map_err(|e| format!("writing to {}: {e}", self.address.host_port))
+                s.flush().await.map_err(write)
             };
             match attempt.await {
                 Ok(()) => {
-                    d.acknowledged.extend(start..end);
+                    let chunk: Vec<usize> = (start..end).collect();
+                    let recorded = tracker.acknowledged(&chunk);
+                    d.acknowledged.extend(chunk);
+                    if let Err(e) = recorded {
+                        d.error(e);
+                        return d;
+                    }
                     start = end;
                 }
-                Err(_) if retry < self.retry.retries => {
+                Err(f) if !f.permanent && retry < self.retry.retries => {
                     stream = None;
-                    tokio::time::sleep(self.retry.delay(retry, None)).await;
+                    pause(tracker, &self.name, &f.brief(), retry, &self.retry, None).await;
                     retry += 1;
                 }
-                Err(e) => {
-                    d.error(super::http::gave_up(retry, &e));
+                Err(f) => {
+                    d.error(gave_up(retry, &f.reason));
                     return d;
                 }
             }
         }
-        if let Some(mut s) = stream
-            && let Err(e) = s.shutdown().await
-        {
-            // A failed close may mean the peer did not take everything: acknowledge nothing
-            // (the job sends again next run; a duplicate beats a loss).
-            d.error(format!(
-                "closing the connection to {}: {e}",
-                self.address.host_port
-            ));
-            d.acknowledged.clear();
+        if let Some(mut s) = stream {
+            // Everything was flushed to the connection and acknowledged; a failed close
+            // cannot take that back.
+            let _ = s.shutdown().await;
         }
         d
     }
 
-    /// Opens the TCP connection (10 s at most).
-    async fn connect_tcp(&self) -> Result<TcpStream, String> {
+    /// Opens the TCP connection (10 s at most); refused by a literal address is permanent.
+    async fn connect_tcp(&self) -> Result<TcpStream, Failure> {
         let addr = self.resolve().await?;
+        let hp = &self.address.host_port;
         match tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(addr)).await {
             Ok(Ok(s)) => Ok(s),
-            Ok(Err(e)) => Err(format!("cannot connect to {}: {e}", self.address.host_port)),
-            Err(_) => Err(format!(
-                "connecting to {} timed out",
-                self.address.host_port
-            )),
+            Ok(Err(e))
+                if e.kind() == std::io::ErrorKind::ConnectionRefused
+                    && is_ip_literal(hp.rsplit_once(':').map_or(hp.as_str(), |(h, _)| h)) =>
+            {
+                Err(Failure::permanent(format!(
+                    "cannot connect to {hp}: {e} (nothing listens there: check the address and port)"
+                )))
+            }
+            Ok(Err(e)) => Err(Failure::transient(format!("cannot connect to {hp}: {e}"))),
+            Err(_) => Err(Failure::transient(format!("connecting to {hp} timed out"))),
         }
     }
 
-    /// Sends one datagram per message; a message that cannot be sent after the retries
-    /// fails with the rest.
-    async fn send_udp(&self, findings: &[Finding], evidence: &Evidence<'_>) -> Delivery {
+    /// Sends one datagram per message, each acknowledged once handed to the network; a
+    /// message that cannot be sent after the retries fails with the rest.
+    async fn send_udp(
+        &self,
+        findings: &[Finding],
+        evidence: &Evidence<'_>,
+        tracker: &mut dyn Tracker,
+    ) -> Delivery {
         let mut d = Delivery::default();
         let target = match self.resolve().await {
             Ok(a) => a,
-            Err(e) => return Delivery::failed(e),
+            Err(f) => return Delivery::failed(f.reason),
         };
         let local = if target.is_ipv4() {
             "0.0.0.0:0"
@@ -243,22 +283,58 @@ impl SyslogSink {
             loop {
                 match sock.send_to(m.as_bytes(), target).await {
                     Ok(_) => {
+                        let recorded = tracker.acknowledged(&[i]);
                         d.acknowledged.push(i);
+                        if let Err(e) = recorded {
+                            d.error(e);
+                            return d;
+                        }
                         break;
                     }
                     Err(_) if retry < self.retry.retries => {
-                        tokio::time::sleep(self.retry.delay(retry, None)).await;
+                        pause(tracker, &self.name, "cannot send", retry, &self.retry, None).await;
                         retry += 1;
                     }
                     Err(e) => {
                         let reason = format!("sending to {}: {e}", self.address.host_port);
-                        d.error(super::http::gave_up(retry, &reason));
+                        d.error(gave_up(retry, &reason));
                         return d;
                     }
                 }
             }
         }
         d
+    }
+}
+
+/// Why sending over syslog failed, and whether trying again can help.
+struct Failure {
+    reason: String,
+    permanent: bool,
+}
+
+impl Failure {
+    fn permanent(reason: String) -> Failure {
+        Failure {
+            reason,
+            permanent: true,
+        }
+    }
+
+    fn transient(reason: String) -> Failure {
+        Failure {
+            reason,
+            permanent: false,
+        }
+    }
+
+    /// The reason up to its first colon, for status lines.
+    fn brief(&self) -> String {
+        self.reason
+            .split(": ")
+            .next()
+            .unwrap_or(&self.reason)
+            .to_string()
     }
 }
 
@@ -271,11 +347,12 @@ impl Sink for SyslogSink {
         &'a self,
         findings: &'a [Finding],
         evidence: &'a Evidence<'a>,
+        tracker: &'a mut dyn Tracker,
     ) -> BoxFuture<'a, Delivery> {
         Box::pin(async move {
             match self.address.transport {
-                Transport::Tcp => self.send_tcp(findings, evidence).await,
-                Transport::Udp => self.send_udp(findings, evidence).await,
+                Transport::Tcp => self.send_tcp(findings, evidence, tracker).await,
+                Transport::Udp => self.send_udp(findings, evidence, tracker).await,
             }
         })
     }
@@ -310,6 +387,17 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn credentials_in_an_address_are_refused_without_being_echoed() {
+        let e = parse_address("tcp://user:PASS@siem:514").unwrap_err();
+        assert!(
+            !e.contains("PASS") && e.contains("tcp://user:***@siem:514"),
+            "{e}"
+        );
+        let e = parse_address("tcp//user:PASS@siem:514").unwrap_err();
+        assert!(!e.contains("PASS"), "{e}");
     }
 
     #[test]

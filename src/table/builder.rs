@@ -19,8 +19,11 @@ use polars_arrow::datatypes::ArrowDataType;
 use super::RAW_COLUMN;
 use crate::event::{COLUMNS, EventRef};
 
-/// Size of a text column's data block.
-const BLOCK_BYTES: usize = 256 * 1024;
+/// Size of a text column's first data block; each next one doubles, up to
+/// [`MAX_BLOCK_BYTES`] (a chunk of a small input stays small).
+const FIRST_BLOCK_BYTES: usize = 1024;
+/// Largest data block.
+const MAX_BLOCK_BYTES: usize = 256 * 1024;
 /// Distinct values a column remembers per chunk; past this, new values are appended as is.
 const INTERN_LIMIT: usize = 1 << 16;
 
@@ -88,7 +91,10 @@ impl TextColumn {
     }
 
     /// The finished column.
-    fn finish(self, name: &str) -> Column {
+    fn finish(mut self, name: &str) -> Column {
+        if let Some(last) = self.blocks.last_mut() {
+            last.shrink_to_fit();
+        }
         let buffers: Vec<Buffer<u8>> = self.blocks.into_iter().map(Buffer::from).collect();
         let total_buffer_len = buffers.iter().map(|b| b.len()).sum();
         let validity = (self.nulls > 0).then(|| self.validity.into());
@@ -116,7 +122,10 @@ fn append(blocks: &mut Vec<Vec<u8>>, bytes: &[u8]) -> View {
         .last()
         .is_some_and(|b| b.capacity() - b.len() >= bytes.len());
     if !fits {
-        blocks.push(Vec::with_capacity(BLOCK_BYTES.max(bytes.len())));
+        let next = blocks.last().map_or(FIRST_BLOCK_BYTES, |b| {
+            (b.capacity() * 2).min(MAX_BLOCK_BYTES)
+        });
+        blocks.push(Vec::with_capacity(next.max(bytes.len())));
     }
     let idx = blocks.len() - 1;
     let block = &mut blocks[idx];

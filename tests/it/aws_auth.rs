@@ -122,6 +122,8 @@ async fn doctor_reports_identity_region_and_each_permission() {
         ("AWS_ENDPOINT_URL_STS", sts.endpoint.as_str()),
         ("AWS_ENDPOINT_URL_S3", s3.endpoint.as_str()),
         ("AWS_ENDPOINT_URL_CLOUDTRAIL", server.endpoint.as_str()),
+        // Wide enough that no detail wraps (the phrases below are read whole).
+        ("COLUMNS", "400"),
     ];
     let out = run_isolated(
         &[

@@ -94,7 +94,7 @@ async fn second_run_finds_nothing_new_and_a_new_object_brings_only_its_findings(
         .filter(|l| !l.is_empty())
         .count();
 
-    let first = run_job(&s3, &cfg, &[]).await;
+    let first = run_job(&s3, &cfg, &["--init"]).await;
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     let after_first = delivered(&sink);
     assert_eq!(after_first.len(), would);
@@ -174,7 +174,7 @@ async fn a_run_killed_during_delivery_loses_nothing_and_sends_nothing_twice() {
 
     let e = env(&s3);
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_keytrail"))
-        .args(["run", "--config", cfg.to_str().unwrap()])
+        .args(["run", "--config", cfg.to_str().unwrap(), "--init"])
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", dir.path())
@@ -252,12 +252,17 @@ async fn lookup_queries_resume_where_the_last_run_stopped() {
         ("AWS_ENDPOINT_URL_CLOUDTRAIL", server.endpoint.as_str()),
     ];
     let args = ["run", "--config", cfg.to_str().unwrap()];
-    let first = run_isolated(&args, &env).await;
+    let first = run_isolated(&[&args[..], &["--init"]].concat(), &env).await;
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     assert!(!delivered(&sink).is_empty());
     assert!(
         !stderr(&first).contains(" 0 events read"),
         "{}",
+        stderr(&first)
+    );
+    assert!(
+        !stderr(&first).contains(" 0 AWS API calls"),
+        "the LookupEvents calls are counted: {}",
         stderr(&first)
     );
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -271,4 +276,137 @@ async fn lookup_queries_resume_where_the_last_run_stopped() {
     );
     assert!(err.contains(": 0 sent"), "{err}");
     assert_eq!(server.rate_violations(), 0);
+}
+
+/// A job over the local sample logs with one NDJSON sink; returns (config, state, sink).
+fn local_config(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let state = dir.join("var/state.sqlite");
+    let sink = dir.join("findings.ndjson");
+    let cfg = dir.join("keytrail.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "inputs = [\"{}\"]\nstate = \"{}\"\nhistory = \"{}\"\n[[sink]]\nkind = \"ndjson\"\npath = \"{}\"\n",
+            root().join("sample-logs").display(),
+            state.display(),
+            lookback(),
+            sink.display()
+        ),
+    )
+    .unwrap();
+    (cfg, state, sink)
+}
+
+#[test]
+fn a_job_runs_over_a_local_folder_and_reads_each_file_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, _, sink) = local_config(dir.path());
+    let args = ["run", "--config", cfg.to_str().unwrap()];
+    let first = common::keytrail_isolated(&[&args[..], &["--init"]].concat(), &[]);
+    let err = stderr(&first);
+    assert_eq!(first.status.code(), Some(0), "{err}");
+    assert!(
+        !err.contains("keytrail run: 0 new inputs") && !err.contains(" 0 events read"),
+        "{err}"
+    );
+    assert!(
+        err.contains(" 0 AWS API calls"),
+        "local files need no AWS: {err}"
+    );
+    let n = delivered(&sink).len();
+    assert!(n >= 8, "{n}");
+    assert!(err.contains(&format!(": {n} sent")), "{err}");
+
+    let second = common::keytrail_isolated(&args, &[]);
+    let err = stderr(&second);
+    assert_eq!(second.status.code(), Some(0), "{err}");
+    assert!(err.contains("keytrail run: 0 new inputs"), "{err}");
+    assert!(err.contains(": 0 sent"), "{err}");
+    assert_eq!(delivered(&sink).len(), n);
+}
+
+#[test]
+fn a_dry_run_writes_nothing_not_even_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, state, sink) = local_config(dir.path());
+    let dry = common::keytrail_isolated(
+        &["run", "--config", cfg.to_str().unwrap(), "--dry-run"],
+        &[],
+    );
+    let err = stderr(&dry);
+    assert_eq!(dry.status.code(), Some(0), "{err}");
+    assert!(
+        common::stdout(&dry).lines().count() >= 8,
+        "the pending findings on stdout"
+    );
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(!state.parent().unwrap().exists(), "no state folder");
+    assert!(!sink.exists(), "no sink file");
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["keytrail.toml"], "nothing else written");
+
+    // With a state: read, not changed.
+    let init =
+        common::keytrail_isolated(&["run", "--config", cfg.to_str().unwrap(), "--init"], &[]);
+    assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
+    let before = std::fs::read(&state).unwrap();
+    let dry = common::keytrail_isolated(
+        &["run", "--config", cfg.to_str().unwrap(), "--dry-run"],
+        &[],
+    );
+    assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
+    assert_eq!(common::stdout(&dry), "", "nothing pending");
+    assert_eq!(std::fs::read(&state).unwrap(), before);
+}
+
+#[test]
+fn a_missing_empty_or_damaged_state_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, state, sink) = local_config(dir.path());
+    let run = |extra: &[&str]| {
+        let mut a = vec!["run", "--config", cfg.to_str().unwrap()];
+        a.extend_from_slice(extra);
+        common::keytrail_isolated(&a, &[])
+    };
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("does not exist") && err.contains("--init"),
+        "{err}"
+    );
+    assert!(
+        !sink.exists() && !state.exists(),
+        "nothing sent, nothing created"
+    );
+
+    assert_eq!(run(&["--init"]).status.code(), Some(0));
+    let n = delivered(&sink).len();
+
+    // A lost volume: the file is there but empty.
+    std::fs::write(&state, b"").unwrap();
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is empty"), "{}", stderr(&o));
+    assert_eq!(delivered(&sink).len(), n, "nothing re-sent");
+
+    // Damage: not a database at all.
+    std::fs::write(&state, vec![7u8; 16384]).unwrap();
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("damaged") && err.contains("Restore"), "{err}");
+    // Starting over knowingly: the damaged file is kept aside.
+    let o = run(&["--init"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains(".damaged-"), "{}", stderr(&o));
+    assert_eq!(
+        delivered(&sink).len(),
+        2 * n,
+        "a new state sends everything again"
+    );
 }

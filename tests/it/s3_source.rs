@@ -295,7 +295,9 @@ async fn bad_credentials_and_missing_buckets_get_messages_that_say_what_to_do() 
     ];
     let out = run_isolated(&["scan", "s3://exists", "--force-path-style"], &wrong).await;
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    // The only input failed: nothing was read, which is fatal (2), never "clean" or partial.
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("nothing could be read"), "{err}");
     assert!(err.contains("AWS rejected the credentials"), "{err}");
     assert!(err.contains("SignatureDoesNotMatch"), "{err}");
     assert!(!err.contains("not-the-secret"));

@@ -274,12 +274,22 @@ fn bad_sql_is_a_fatal_error_with_a_hint() {
 }
 
 #[test]
-fn table_output_has_one_table_per_rule_and_a_summary() {
+fn table_output_has_one_section_per_rule_and_a_summary() {
     let o = keytrail(&["scan", "sample-logs"]);
     assert_eq!(o.status.code(), Some(0));
     let out = stdout(&o);
-    assert_eq!(out.matches(" finding(s)").count(), 8);
-    assert!(out.contains("[CRITICAL] Bedrock API key used after it was deactivated or deleted"));
+    let sections = out
+        .lines()
+        .filter(|l| {
+            ["[CRITICAL] ", "[HIGH] ", "[MEDIUM] ", "[LOW] ", "[INFO] "]
+                .iter()
+                .any(|t| l.starts_with(t))
+        })
+        .count();
+    assert_eq!(sections, 8);
+    assert!(out.contains(
+        "[CRITICAL] Bedrock API key used after it was deactivated or deleted (key_used_after_revocation): 2 findings"
+    ));
     assert!(out.contains("events kept"));
 }
 

@@ -236,8 +236,6 @@ mod ocsf {
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct Evidences {
-        pub uid: Option<String>,
-        pub name: Option<String>,
         pub actor: Option<Actor>,
         pub api: Option<Api>,
         pub src_endpoint: Option<NetworkEndpoint>,
@@ -370,7 +368,6 @@ fn check_ocsf(v: &Value) -> DetectionFinding {
             e.actor.is_some() || e.api.is_some() || e.src_endpoint.is_some() || e.data.is_some(),
             "an evidence needs at least one artifact"
         );
-        assert_eq!(e.uid.as_deref(), Some(id.as_str()));
         let raw = e.data.as_ref().expect("the raw record as evidence data");
         assert_eq!(raw["eventID"].as_str(), Some(id.as_str()));
         if let Some(api) = &e.api {
@@ -591,7 +588,7 @@ async fn elastic_export_bulk_creates_ecs_documents_with_the_api_key() {
     let reqs = es.requests();
     assert_eq!(reqs.len(), 1);
     let r = &reqs[0];
-    assert_eq!(r.path, "/keytrail-findings/_bulk");
+    assert_eq!(r.path, "/_bulk");
     assert_eq!(r.header("content-type"), Some("application/x-ndjson"));
     assert_eq!(
         r.header("authorization"),
@@ -607,6 +604,7 @@ async fn elastic_export_bulk_creates_ecs_documents_with_the_api_key() {
             "only create actions"
         );
         assert_eq!(action["create"]["_id"], f.finding_id.as_str());
+        assert_eq!(action["create"]["_index"], "keytrail-findings");
         assert!(doc["@timestamp"].as_str().unwrap().ends_with('Z'));
         assert_eq!(doc["event"]["kind"], "alert");
         assert_eq!(doc["event"]["id"], f.finding_id.as_str());
@@ -1116,4 +1114,117 @@ async fn events_csv_round_trips_to_the_rows_of_ndjson() {
             );
         }
     }
+}
+
+// ---- Permanent and transient failures ----------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permanent_failures_are_reported_at_once_without_retries() {
+    // A name that does not resolve, nothing listening on a literal address: with the default
+    // 4 retries from 1 s these would wait 15 s each if they were retried.
+    for (url, why) in [
+        ("http://no-such-host.invalid:8088", "does not resolve"),
+        ("http://127.0.0.1:9", "nothing listens there"),
+    ] {
+        let started = std::time::Instant::now();
+        let o = scan(
+            &[
+                "--export",
+                "splunk-hec",
+                "--hec-url",
+                url,
+                "--hec-token-env",
+                "T",
+            ],
+            &[("T", HEC_TOKEN)],
+        )
+        .await;
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(5), "{err}");
+        assert!(err.contains(why) && !err.contains("gave up"), "{err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{url}: not retried ({:?})",
+            started.elapsed()
+        );
+    }
+    let o = scan(&["--export", "cef", "--syslog", "tcp://127.0.0.1:9"], &[]).await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains("nothing listens there") && !err.contains("gave up"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_of_two_seconds_or_more_is_told_on_stderr() {
+    let hec = http_receiver(|n, _| match n {
+        0 => (503, r#"{"text":"Server is busy","code":9}"#.into()),
+        _ => (200, r#"{"text":"Success","code":0}"#.into()),
+    })
+    .await;
+    let o = scan(
+        &[
+            "--export",
+            "splunk-hec",
+            "--hec-url",
+            &hec.url,
+            "--hec-token-env",
+            "T",
+            "--retry-delay",
+            "2s",
+        ],
+        &[("T", HEC_TOKEN)],
+    )
+    .await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!(
+            "keytrail: splunk-hec:{}: HTTP 503, retry 1 of 4 in 2s",
+            hec.url
+        )),
+        "{err}"
+    );
+    assert_eq!(hec.requests().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_syslog_address_with_a_password_is_refused_and_never_echoed() {
+    let o = scan(
+        &[
+            "--export",
+            "cef",
+            "--syslog",
+            "tcp://siem:S3cretPass@127.0.0.1:6514",
+        ],
+        &[],
+    )
+    .await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        !err.contains("S3cretPass") && !stdout(&o).contains("S3cretPass"),
+        "{err}"
+    );
+    assert!(err.contains("tcp://siem:***@127.0.0.1:6514"), "{err}");
+    let o = scan(
+        &[
+            "--export",
+            "splunk-hec",
+            "--hec-url",
+            "https://admin:S3cretPass@splunk.example:8088",
+            "--hec-token-env",
+            "T",
+        ],
+        &[("T", HEC_TOKEN)],
+    )
+    .await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        !err.contains("S3cretPass") && err.contains("admin:***@"),
+        "{err}"
+    );
 }

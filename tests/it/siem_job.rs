@@ -93,7 +93,7 @@ async fn a_job_with_a_splunk_hec_sink_sends_each_finding_once() {
     assert!(hec.requests().is_empty(), "a dry run sends nothing");
     let would = common::stdout(&dry).lines().count();
 
-    let first = run_job(&s3, &cfg).await;
+    let first = run_with(&s3, &cfg, &["--init"], &[("SPLUNK_HEC_TOKEN", TOKEN)]).await;
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     let reqs = hec.requests();
     assert_eq!(reqs.len(), 2, "a 503, then the same batch delivered");
@@ -140,7 +140,7 @@ async fn a_refused_batch_is_the_only_thing_sent_again_next_run() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &hec, 3);
 
-    let first = run_job(&s3, &cfg).await;
+    let first = run_with(&s3, &cfg, &["--init"], &[("SPLUNK_HEC_TOKEN", TOKEN)]).await;
     assert_eq!(first.status.code(), Some(5), "{}", stderr(&first));
     let err = stderr(&first);
     assert!(
@@ -175,4 +175,63 @@ async fn a_refused_batch_is_the_only_thing_sent_again_next_run() {
     let third = run_job(&s3, &cfg).await;
     assert_eq!(third.status.code(), Some(0), "{}", stderr(&third));
     assert_eq!(hec.requests().len(), first_reqs + 1, "nothing left to send");
+}
+
+#[test]
+fn secrets_planted_in_a_job_configuration_never_appear_in_any_output() {
+    let planted = [
+        "Pl4ntedPass",
+        "hec-planted-tok3n",
+        "wJalrXUtnFEMIplanted",
+        "es-planted-key",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("keytrail.toml");
+    let head = format!(
+        "inputs = [\"{}\"]\nstate = \"{}\"\n",
+        root().join("sample-logs").display(),
+        dir.path().join("s.sqlite").display()
+    );
+    let cases = [
+        // A password in a syslog address: refused (dry run and real run), masked.
+        "[[sink]]\nkind = \"syslog\"\naddress = \"tcp://user:Pl4ntedPass@127.0.0.1:6514\"\n".to_string(),
+        // Credentials in an Elasticsearch URL.
+        "[[sink]]\nkind = \"elastic\"\nurl = \"http://keytrail:Pl4ntedPass@127.0.0.1:9200\"\nindex = \"k\"\n".to_string(),
+        // A token written where it does not belong; a TOML error on a line holding a secret.
+        "[[sink]]\nkind = \"splunk-hec\"\nurl = \"http://127.0.0.1:8088\"\nhec_token = \"hec-planted-tok3n\"\n".to_string(),
+        "secret_access_key = \"wJalrXUtnFEMIplanted\"\n".to_string(),
+        "retries = \"es-planted-key\"\n".to_string(),
+        "[[sink]]\nkind = \"splunk-hec\"\ntoken = \"hec-planted-tok3n\n".to_string(),
+    ];
+    for case in &cases {
+        std::fs::write(&cfg, format!("{head}{case}")).unwrap();
+        for extra in [&["--dry-run"][..], &["--init"][..]] {
+            let mut a = vec!["run", "--config", cfg.to_str().unwrap()];
+            a.extend_from_slice(extra);
+            let o = common::keytrail_isolated(&a, &[]);
+            assert_eq!(o.status.code(), Some(2), "{case}: {}", stderr(&o));
+            let all = format!("{}{}", common::stdout(&o), stderr(&o));
+            for p in planted {
+                assert!(!all.contains(p), "{case}: a secret in the output: {all}");
+            }
+        }
+    }
+    // The refusal says where and why.
+    std::fs::write(&cfg, format!("{head}{}", cases[0])).unwrap();
+    let o = common::keytrail_isolated(
+        &["run", "--config", cfg.to_str().unwrap(), "--dry-run"],
+        &[],
+    );
+    assert!(
+        stderr(&o).contains("tcp://user:***@127.0.0.1:6514"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(&cfg, format!("{head}{}", cases[3])).unwrap();
+    let o = common::keytrail_isolated(&["run", "--config", cfg.to_str().unwrap()], &[]);
+    assert!(
+        stderr(&o).contains("line 3") && stderr(&o).contains("secret_access_key"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -2,8 +2,10 @@
 
 #![allow(dead_code)]
 
+pub mod flaky;
 pub mod http;
 pub mod lookup_server;
+pub mod real;
 pub mod receivers;
 pub mod s3_server;
 pub mod schema;
