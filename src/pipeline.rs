@@ -697,14 +697,13 @@ pub fn read_stream(
             Piece::Record { bytes, framing, .. } => {
                 on_record(name, bytes, framing, opts, &mut r, &mut scratch)
             }
+            // Not records read (`events_read`): only counted as unreadable.
             Piece::NotObject { offset, kind, .. } => {
-                r.records += 1;
                 r.unreadable += 1;
-                let n = r.records;
                 first_skip.get_or_insert_with(|| format!("{kind}, not an object"));
                 r.note(
                     name,
-                    format!("record {n} skipped: {kind} at byte {offset}, not an object"),
+                    format!("element skipped: {kind} at byte {offset}, not an object"),
                 );
             }
             Piece::Skipped {
@@ -713,11 +712,9 @@ pub fn read_stream(
                 lost,
                 reason,
             } => {
-                r.records += 1;
                 r.unreadable += 1;
                 r.bytes_skipped += len + lost;
                 first_skip.get_or_insert_with(|| reason.to_string());
-                let n = r.records;
                 let lost = if lost > 0 {
                     format!(" and {lost} compressed bytes")
                 } else {
@@ -725,7 +722,7 @@ pub fn read_stream(
                 };
                 r.note(
                     name,
-                    format!("record {n} skipped: {reason} ({len} bytes from byte {offset}{lost} passed over)"),
+                    format!("skipped {len} bytes from byte {offset}{lost}: {reason}"),
                 );
             }
         }
@@ -743,9 +740,8 @@ pub fn read_stream(
     }
     if r.unreadable > 0 && r.bad.is_none() && !r.digest {
         r.bad = Some(format!(
-            "{} of {} records unreadable ({}), {} bytes passed over; the other records were read",
+            "{} unreadable record(s) ({}), {} bytes passed over; the rest was read",
             r.unreadable,
-            r.records,
             first_skip.as_deref().unwrap_or("the reasons are on stderr"),
             r.bytes_skipped
         ));
