@@ -269,6 +269,10 @@ pub struct ScanArgs {
     pub format: ScanFormat,
     #[command(flatten)]
     pub out: OutputArgs,
+    /// Set a rule parameter, e.g. key_invocation_spike.threshold=500 (repeatable; `keytrail
+    /// rules list` shows every parameter and its default).
+    #[arg(long = "set", value_name = "RULE.PARAM=VALUE", help_heading = "Rules")]
+    pub set: Vec<String>,
     #[command(flatten)]
     pub export: ExportArgs,
 }
@@ -512,6 +516,9 @@ pub struct InvestigateArgs {
     pub format: ReportFormat,
     #[command(flatten)]
     pub out: OutputArgs,
+    /// Set a rule parameter, e.g. key_multi_region.window=1h (repeatable).
+    #[arg(long = "set", value_name = "RULE.PARAM=VALUE", help_heading = "Rules")]
+    pub set: Vec<String>,
 }
 
 /// The key to revoke: a token, or what is known of it.
@@ -605,9 +612,18 @@ pub enum RulesCommand {
         #[command(flatten)]
         out: OutputArgs,
     },
-    /// Check rule files: header, SQL, known columns, evidence column. Default: built-in rules.
+    /// Check rule files: header, parameters, SQL, known columns, evidence column. Default:
+    /// built-in rules.
     Lint {
         /// Directory of *.sql rule files.
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Run rules against their test cases (RULE.test.json beside each RULE.sql). Default:
+    /// built-in rules.
+    Test {
+        /// Directory of *.sql rule files and their *.test.json cases.
         dir: Option<PathBuf>,
         #[command(flatten)]
         out: OutputArgs,

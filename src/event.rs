@@ -45,6 +45,11 @@ pub struct Event {
     pub credential_expiration: Option<i64>,
     pub policy_arn: Option<String>,
     pub policy_mentions_bearer: bool,
+    /// The policy text of a policy write (`requestParameters.policyDocument` or an SCP's
+    /// `content`), only for `*Policy*` events.
+    pub policy_document: Option<String>,
+    /// `requestParameters.roleName`.
+    pub target_role: Option<String>,
     pub activity: Option<&'static str>,
     pub key_kind: Option<&'static str>,
     pub key_basis: Option<&'static str>,
@@ -88,6 +93,8 @@ pub struct EventRef<'a> {
     pub credential_expiration: Option<i64>,
     pub policy_arn: Option<Cow<'a, str>>,
     pub policy_mentions_bearer: bool,
+    pub policy_document: Option<Cow<'a, str>>,
+    pub target_role: Option<Cow<'a, str>>,
     pub activity: Option<&'static str>,
     pub key_kind: Option<&'static str>,
     pub key_basis: Option<&'static str>,
@@ -107,7 +114,7 @@ fn lend(v: &Option<String>) -> Option<Cow<'_, str>> {
 
 impl<'a> EventRef<'a> {
     /// Every text field that comes from the record (for redaction).
-    pub fn record_text_mut(&mut self) -> [&mut Option<Cow<'a, str>>; 25] {
+    pub fn record_text_mut(&mut self) -> [&mut Option<Cow<'a, str>>; 27] {
         [
             &mut self.event_id,
             &mut self.event_source,
@@ -133,6 +140,8 @@ impl<'a> EventRef<'a> {
             &mut self.service_user_name,
             &mut self.credential_status,
             &mut self.policy_arn,
+            &mut self.policy_document,
+            &mut self.target_role,
             &mut self.raw,
         ]
     }
@@ -171,6 +180,8 @@ impl<'a> EventRef<'a> {
             credential_expiration: self.credential_expiration,
             policy_arn: own(&self.policy_arn),
             policy_mentions_bearer: self.policy_mentions_bearer,
+            policy_document: own(&self.policy_document),
+            target_role: own(&self.target_role),
             activity: self.activity,
             key_kind: self.key_kind,
             key_basis: self.key_basis,
@@ -214,6 +225,8 @@ impl Event {
             credential_expiration: self.credential_expiration,
             policy_arn: lend(&self.policy_arn),
             policy_mentions_bearer: self.policy_mentions_bearer,
+            policy_document: lend(&self.policy_document),
+            target_role: lend(&self.target_role),
             activity: self.activity,
             key_kind: self.key_kind,
             key_basis: self.key_basis,
@@ -255,6 +268,8 @@ pub const COLUMNS: &[&str] = &[
     "credential_expiration",
     "policy_arn",
     "policy_mentions_bearer",
+    "policy_document",
+    "target_role",
     "activity",
     "key_kind",
     "key_basis",

@@ -21,7 +21,7 @@ pub struct Finding {
     pub severity: Severity,
     pub description: String,
     pub mitre: Vec<String>,
-    /// eventIDs of the CloudTrail events behind the finding (at most 100).
+    /// eventIDs of the CloudTrail events behind the finding (the latest 100 when there are more).
     pub evidence_event_ids: Vec<String>,
     pub evidence_count: u64,
     /// The rule's other result columns, by name.
@@ -38,10 +38,10 @@ pub struct ScanReport {
 }
 
 /// Computes the stable finding id.
-pub fn finding_id(rule_id: &str, evidence: &[String]) -> String {
+pub fn finding_id<S: AsRef<str>>(rule_id: &str, evidence: &[S]) -> String {
     use sha2::{Digest, Sha256};
-    let mut ids: Vec<&String> = evidence.iter().collect();
-    ids.sort();
+    let mut ids: Vec<&str> = evidence.iter().map(AsRef::as_ref).collect();
+    ids.sort_unstable();
     let mut h = Sha256::new();
     h.update(rule_id.as_bytes());
     for id in ids {

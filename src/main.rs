@@ -37,7 +37,7 @@ fn main() {
     std::process::exit(code);
 }
 
-/// `rules list|lint`, written to stdout or `--output FILE`.
+/// `rules list|lint|test`, written to stdout or `--output FILE`.
 fn rules(
     c: &keytrail::cli::RulesCommand,
     err: &mut dyn std::io::Write,
@@ -45,7 +45,8 @@ fn rules(
     use anyhow::Context;
     use std::io::Write;
     let (keytrail::cli::RulesCommand::List { out, .. }
-    | keytrail::cli::RulesCommand::Lint { out, .. }) = c;
+    | keytrail::cli::RulesCommand::Lint { out, .. }
+    | keytrail::cli::RulesCommand::Test { out, .. }) = c;
     let mut w = keytrail::output::open_output(out.output.as_deref()).context("opening output")?;
     let outcome = commands::rules::run(c, &mut *w, err);
     w.flush()?;

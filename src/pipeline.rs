@@ -250,6 +250,32 @@ impl InputOutcome {
     pub fn records(&self) -> u64 {
         self.result.records
     }
+
+    /// The console-key users (`BedrockAPIKey-*`) named in the input's kept events, as
+    /// actor or target (for follow-up LookupEvents queries by user name).
+    pub fn console_key_users(&self) -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        if let Some((df, _)) = &self.chunk {
+            for col in ["user_name", "target_user"] {
+                if let Ok(c) = df.column(col).and_then(|c| c.str().cloned()) {
+                    out.extend(
+                        c.into_iter()
+                            .flatten()
+                            .filter(|n| classify::is_console_key_user(n))
+                            .map(str::to_string),
+                    );
+                }
+            }
+        }
+        for e in &self.result.aside {
+            for n in [&e.user_name, &e.target_user] {
+                if let Some(n) = n.as_deref().filter(|n| classify::is_console_key_user(n)) {
+                    out.insert(n.to_string());
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Feeds records one at a time (for sources that already hold each record, such as

@@ -147,6 +147,9 @@ IP_B_OPS = "198.51.100.120"
 IP_B_APP = "192.0.2.200"
 IP_B_M3N4 = "203.0.113.9"
 IP_B_M3N4_2 = "198.51.100.141"
+IP_SUMMARIZER = "192.0.2.70"
+IP_THIEF = "203.0.113.201"
+IP_JACKER = "198.51.100.66"
 
 M_CLAUDE35 = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 M_NOVA = "amazon.nova-pro-v1:0"
@@ -882,6 +885,177 @@ def account_b():
 
 
 # --------------------------------------------------------------------------
+# detection pack scenarios, account 111122223333 (generated with their own PRNG so
+# that every record above keeps its identifiers)
+# --------------------------------------------------------------------------
+
+DETECTION_SEED = SEED + 1
+
+
+def policy_json(statements) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2)
+
+
+def scenario_detections():
+    global rng
+    saved, rng = rng, random.Random(DETECTION_SEED)
+    try:
+        detections_account_a()
+    finally:
+        rng = saved
+
+
+def detections_account_a():
+    S = "s3"
+    A = ACCT_A
+    ai = alice.ident()
+    summarizer = IamUser(A, "svc-summarizer", access_key=False)
+    si = summarizer.ident(with_key=False)
+
+    # -- 8. a leaked long-term key: svc-summarizer ----------------------------
+    # Its own workload: one call a day from one address, 2026-11-09 .. 2026-11-19.
+    for day in range(9, 20):
+        bedrock(S, A, T(f"2026-11-{day:02d} 10:{day + 10:02d}:07"), "InvokeModel", si, IP_SUMMARIZER,
+                UA_BOTO3, "us-east-1", model=M_HAIKU, expect="bearer_long_term",
+                tag="svc-summarizer: its own daily call")
+    thief = UA_PY_REQUESTS
+    bedrock(S, A, T("2026-11-20 01:12:05"), "ListFoundationModels", si, IP_THIEF, thief, "us-east-1",
+            expect="bearer_long_term", tag="svc-summarizer key from a new address: model discovery")
+    probes = [M_SONNET4_US, "anthropic.claude-opus-4-20250514-v1:0", M_NOVA, "meta.llama3-70b-instruct-v1:0"]
+    for i in range(12):
+        err = (("ValidationException", "The provided model identifier is invalid.") if i % 3
+               else ("AccessDeniedException", "You don't have access to the model with the specified model ID."))
+        bedrock(S, A, T("2026-11-20 01:13:00") + timedelta(seconds=10 * i), "InvokeModel", si, IP_THIEF,
+                thief, "us-east-1", model=probes[i % len(probes)], error=err, expect="bearer_long_term",
+                tag="svc-summarizer key: probing models")
+    bedrock(S, A, T("2026-11-20 01:16:02"), "InvokeModel", si, IP_THIEF, thief, "us-east-1",
+            model=M_CLAUDE35, expect="bearer_long_term", tag="svc-summarizer key: first invocation")
+    for i in range(105):
+        region = "us-east-1" if i % 2 == 0 else "us-west-2"
+        bedrock(S, A, T("2026-11-20 01:20:00") + timedelta(seconds=2 * i), "InvokeModel", si, IP_THIEF,
+                thief, region, model=M_CLAUDE35, expect="bearer_long_term",
+                tag="svc-summarizer key: invocation spike in two regions")
+    bedrock(S, A, T("2026-11-20 01:30:12"), "DeleteModelInvocationLoggingConfiguration", si, IP_THIEF,
+            thief, "us-east-1", expect="bearer_long_term",
+            tag="svc-summarizer key: deletes the invocation logging configuration")
+    bedrock(S, A, T("2026-11-20 01:31:10"), "DeleteGuardrail", si, IP_THIEF, thief, "us-east-1",
+            req=OrderedDict([("guardrailIdentifier", "arn:aws:bedrock:us-east-1:111122223333:guardrail/k2x9q7l0m3n4")]),
+            error=("AccessDeniedException",
+                   f"User: {summarizer.arn} is not authorized to perform: bedrock:DeleteGuardrail"),
+            expect="bearer_long_term", tag="svc-summarizer key: tries to delete a guardrail (denied)")
+    deny_bedrock_only = policy_json([OrderedDict([
+        ("Sid", "DenyBedrockApiKeys"), ("Effect", "Deny"),
+        ("Action", "bedrock:CallWithBearerToken"), ("Resource", "*")])])
+    iam(S, A, T("2026-11-20 02:05:40"), "PutUserPolicy", ai, IP_ALICE,
+        alice_cli("iam.put-user-policy"),
+        OrderedDict([("userName", summarizer.name), ("policyName", "deny-bedrock-api-keys"),
+                     ("policyDocument", deny_bedrock_only)]),
+        tag="alice denies bedrock:CallWithBearerToken for svc-summarizer (Mantle left open)")
+    mantle(S, A, T("2026-11-20 02:40:31"), "CreateChatCompletion", si, IP_THIEF, thief, "us-east-1",
+           model="openai.gpt-oss-120b", token_type="ABSK", expect="bearer_long_term",
+           tag="svc-summarizer key keeps working on Bedrock Mantle")
+    bedrock(S, A, T("2026-11-20 02:41:02"), "InvokeModel", si, IP_THIEF, thief, "us-east-1",
+            model=M_CLAUDE35,
+            error=("AccessDeniedException",
+                   f"User: {summarizer.arn} is not authorized to perform: bedrock:CallWithBearerToken "
+                   "with an explicit deny in an identity-based policy"),
+            expect="bearer_long_term", tag="svc-summarizer key refused on Bedrock after the deny")
+
+    # -- 9. LLMjacking with a stolen access key: dev-intern (SigV4) -----------
+    intern = IamUser(A, "dev-intern")
+    ii = intern.ident()
+    jua = UA_BOTO3
+    steps = [
+        ("2026-11-19 03:02:10", "bedrock.amazonaws.com", "ListFoundationModels", None),
+        ("2026-11-19 03:02:40", "bedrock.amazonaws.com", "GetFoundationModelAvailability", OrderedDict([("modelId", M_SONNET4_US)])),
+        ("2026-11-19 03:03:05", "bedrock.amazonaws.com", "GetUseCaseForModelAccess", None),
+        ("2026-11-19 03:03:30", "bedrock.amazonaws.com", "PutUseCaseForModelAccess", OrderedDict([("formData", "<redacted>")])),
+        ("2026-11-19 03:04:00", "bedrock.amazonaws.com", "ListFoundationModelAgreementOffers", OrderedDict([("modelId", M_SONNET4_US)])),
+        ("2026-11-19 03:04:20", "aws-marketplace.amazonaws.com", "SearchAgreements", OrderedDict([("catalog", "AWSMarketplace")])),
+        ("2026-11-19 03:04:45", "aws-marketplace.amazonaws.com", "AcceptAgreementRequest", OrderedDict([("agreementRequestId", "ar-" + rand_str(12).lower())])),
+        ("2026-11-19 03:05:00", "bedrock.amazonaws.com", "CreateFoundationModelAgreement", OrderedDict([("modelId", M_SONNET4_US), ("offerToken", "<redacted>")])),
+        ("2026-11-19 03:05:20", "bedrock.amazonaws.com", "PutFoundationModelEntitlement", OrderedDict([("modelId", M_SONNET4_US)])),
+    ]
+    for when, source, name, req in steps:
+        if source.startswith("bedrock"):
+            bedrock(S, A, T(when), name, ii, IP_JACKER, jua, "us-east-1", bearer=False, req=req,
+                    expect=None, tag="dev-intern stolen key: LLMjacking enablement")
+        else:
+            emit(dest=S, account=A, time=T(when), source=source, name=name, region="us-east-1",
+                 ident=ii, ip=IP_JACKER, ua=jua, req=req, expect=None,
+                 tag="dev-intern stolen key: marketplace agreement")
+    bedrock(S, A, T("2026-11-19 03:07:45"), "InvokeModel", ii, IP_JACKER, jua, "us-east-1",
+            model=M_SONNET4_US, bearer=False, expect=None,
+            tag="dev-intern stolen key: invokes the model it enabled")
+
+    # -- 10. control-plane changes by alice ----------------------------------
+    bedrock(S, A, T("2026-11-18 16:20:33"), "UpdateGuardrail", ai, IP_ALICE,
+            alice_cli("bedrock.update-guardrail"), "us-east-1", bearer=False,
+            req=OrderedDict([("guardrailIdentifier", "arn:aws:bedrock:us-east-1:111122223333:guardrail/k2x9q7l0m3n4"),
+                             ("name", "support-bot-guardrail"), ("blockedInputMessaging", "<redacted>")]),
+            expect=None, tag="alice loosens a guardrail")
+    scp = policy_json([OrderedDict([
+        ("Sid", "DenyBedrockApiKeysBothPlanes"), ("Effect", "Deny"),
+        ("Action", ["bedrock:CallWithBearerToken", "bedrock-mantle:CallWithBearerToken"]),
+        ("Resource", "*"),
+        ("Condition", {"StringEquals": {"bedrock:BearerTokenType": "LONG_TERM"}})])])
+    emit(dest=S, account=A, time=T("2026-11-19 17:00:09"), source="organizations.amazonaws.com",
+         name="CreatePolicy", region="us-east-1", ident=ai, ip=IP_ALICE,
+         ua=alice_cli("organizations.create-policy"),
+         req=OrderedDict([("content", scp), ("description", "No long-term Bedrock API keys"),
+                          ("name", "deny-long-term-bedrock-keys"), ("type", "SERVICE_CONTROL_POLICY")]),
+         resp={"policy": {"policySummary": OrderedDict([
+             ("id", "p-" + rand_str(8).lower()), ("name", "deny-long-term-bedrock-keys"),
+             ("type", "SERVICE_CONTROL_POLICY"), ("awsManaged", False)])}},
+         expect=None, tag="alice: an SCP denying long-term keys on both planes")
+
+    # -- 11. the phantom user outside Bedrock, and a look-alike ----------------
+    q_console = q9zp.ident(console_key=asia(), console_created=T("2026-11-19 00:28:10"))
+    emit(dest=S, account=A, time=T("2026-11-19 00:31:02"), source="sts.amazonaws.com",
+         name="GetCallerIdentity", region="us-east-1", ident=q_console, ip=IP_MALLORY, ua=UA_CONSOLE,
+         req=None, read_only=True, expect=None, tag="phantom user: GetCallerIdentity (SDK noise, not flagged)")
+    emit(dest=S, account=A, time=T("2026-11-19 00:32:17"), source="s3.amazonaws.com",
+         name="ListBuckets", region="us-east-1", ident=q_console, ip=IP_MALLORY, ua=UA_CONSOLE,
+         req=OrderedDict([("Host", "s3.us-east-1.amazonaws.com")]), read_only=True, expect=None,
+         tag="phantom user BedrockAPIKey-q9zp lists S3 buckets")
+    backup = IamUser(A, "BedrockAPIKeyBackup")
+    iam(S, A, T("2026-11-17 10:02:44"), "CreateAccessKey", ai, IP_ALICE, alice_cli("iam.create-access-key"),
+        OrderedDict([("userName", backup.name)]),
+        {"accessKey": OrderedDict([("accessKeyId", akia()), ("status", "Active"), ("userName", backup.name),
+                                   ("createDate", iam_date(T("2026-11-17 10:02:44")))])},
+        tag="negative: access key for BedrockAPIKeyBackup (not a console key user)")
+
+
+# Findings per rule that `keytrail scan sample-logs/` reports (checked by
+# tests/it/sample_logs.rs), with the scenario that raises them.
+EXPECTED_FINDINGS = [
+    ("long_term_key_created", 4, "1, 2, 3, account B"),
+    ("key_without_short_expiry", 2, "2 (never), 3 (365 days)"),
+    ("key_creation_denied", 1, "3"),
+    ("console_key_flow", 3, "1, 3, account B"),
+    ("long_term_key_use", 5, "1, 2, 3, 8, account B"),
+    ("short_term_key_use", 3, "4, account B"),
+    ("key_used_after_revocation", 2, "1, 2"),
+    ("credential_change_service_unknown", 1, "5"),
+    ("phantom_user_credentials_added", 2, "3 (CreateLoginProfile, CreateAccessKey)"),
+    ("phantom_user_activity_outside_bedrock", 1, "3, 11 (BedrockAPIKey-q9zp: IAM, S3)"),
+    ("bearer_key_destructive_action", 2, "8 (logging deleted; guardrail delete denied)"),
+    ("model_access_enabled", 1, "9"),
+    ("invocation_logging_changed", 1, "8"),
+    ("guardrail_weakened", 1, "10 (the denied DeleteGuardrail of 8 is not counted)"),
+    ("recon_then_invoke", 2, "8 (long-term Bedrock key), 9 (AKIA key)"),
+    ("model_probing_failures", 1, "8"),
+    ("key_multi_region", 2, "8, account B (BedrockAPIKey-m3n4)"),
+    ("key_invocation_spike", 1, "8 (105 calls in 208 seconds)"),
+    ("scripted_bearer_client", 5, "1 (curl), 3 (aiohttp), 4 (python-requests), 8, account B"),
+    ("llmjacking_enablement", 1, "9"),
+    ("revocation_misses_mantle", 1, "8"),
+    ("bearer_key_controls_changed", 3, "3 (allow), 8 (deny without Mantle), 10 (SCP)"),
+    ("key_new_source", 1, "8 (first call from 203.0.113.201)"),
+]
+
+
+# --------------------------------------------------------------------------
 # reference logic (mirrors the rules keytrail implements; used for counts)
 # --------------------------------------------------------------------------
 
@@ -934,6 +1108,8 @@ def is_relevant(r: dict) -> bool:
             return True
         if "AmazonBedrock" in str(req.get("policyArn") or ""):
             return True
+    if name in ("SearchAgreements", "AcceptAgreementRequest"):
+        return True
     if "Policy" in name:
         needles = ("callwithbearertoken", "bearertokentype", "servicespecificcredentialservicename")
         if any(n in s.lower() for s in all_strings(req) for n in needles):
@@ -1251,9 +1427,9 @@ def sanity_checks(out: Path):
             assert any(ipaddress.ip_address(ip) in n for n in nets), ip
         if r["eventSource"] == "iam.amazonaws.com":
             assert r["awsRegion"] == "us-east-1"
-        assert T("2026-11-16 00:00:00") <= e.time < T("2026-11-21 00:00:00")
+        assert T("2026-11-09 00:00:00") <= e.time < T("2026-11-21 00:00:00")
     total_bytes = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    assert len(EVENTS) < 300, len(EVENTS)
+    assert len(EVENTS) < 400, len(EVENTS)
     assert total_bytes < 200 * 1024, total_bytes
     return total_bytes
 
@@ -1301,6 +1477,31 @@ Account `111122223333` (S3 delivery files, trail `org-trail`):
    contains `bedrock`.
 7. **Background noise:** ordinary EC2, S3, STS and IAM calls by `alice`, `ci-bot`, role
    `ReadOnlyAuditor` and the EC2 service.
+8. **A leaked long-term key.** IAM user `svc-summarizer` holds a Bedrock key (made before these
+   logs) and calls `InvokeModel` once a day from `192.0.2.70` (2026-11-09 to 2026-11-19). On
+   2026-11-20 from 01:12 the key is used from `203.0.113.201` with `python-requests`: a bearer
+   `ListFoundationModels` (**new source**, and the start of **recon then invoke**), 12 failed
+   `InvokeModel` calls in 2 minutes (`ValidationException`/`AccessDeniedException`: **probing**),
+   a first successful call at 01:16, then 105 calls in 208 seconds alternating `us-east-1` and
+   `us-west-2` (**invocation spike**, **multi-region**), a successful bearer
+   `DeleteModelInvocationLoggingConfiguration` and a denied bearer `DeleteGuardrail`
+   (**destructive actions**; the denied delete is not a weakened guardrail). At 02:05 `alice`
+   puts a deny of `bedrock:CallWithBearerToken` on the user, without
+   `bedrock-mantle:CallWithBearerToken`; at 02:40 the key still works on Bedrock Mantle
+   (`CreateChatCompletion`, `ABSK`) while Bedrock refuses it: **the revocation misses Mantle**.
+9. **LLMjacking with a stolen access key.** On 2026-11-19 from 03:02 `dev-intern`'s `AKIA` key
+   (SigV4, from `198.51.100.66`) runs `ListFoundationModels`, `GetFoundationModelAvailability`,
+   `GetUseCaseForModelAccess`, `PutUseCaseForModelAccess`, `ListFoundationModelAgreementOffers`,
+   AWS Marketplace `SearchAgreements` and `AcceptAgreementRequest`,
+   `CreateFoundationModelAgreement`, `PutFoundationModelEntitlement`, then `InvokeModel` at
+   03:07: **model access enabled**, **LLMjacking enablement**, **recon then invoke**.
+10. **Control-plane changes.** `alice` loosens a guardrail (`UpdateGuardrail`, 2026-11-18) and
+    creates an SCP (`organizations` `CreatePolicy`, 2026-11-19) denying long-term keys on both
+    planes: a key control changed, but no Mantle gap.
+11. **The phantom user outside Bedrock.** Signed in to the console, `BedrockAPIKey-q9zp` calls
+    `sts:GetCallerIdentity` (left out: SDKs call it) and `s3:ListBuckets` (flagged, with its
+    `CreateAccessKey`). `alice` gives an access key to `BedrockAPIKeyBackup`, a user whose name
+    only looks like a console key user (no dash): not kept, not flagged.
 
 Account `444455556666`:
 
@@ -1348,6 +1549,15 @@ def render_readme(files, digest_rel, lookup_rel, ndjson_rel, per, rel, tot, life
     L.append("")
     L.append(SCENARIO_MD.format(CRED_X7K2=CRED_X7K2, CRED_LEGACY=CRED_LEGACY,
                                 M_CLAUDE35=M_CLAUDE35, M_NOVA=M_NOVA))
+    L.append("## Rules exercised\n")
+    L.append("`keytrail scan sample-logs/` raises these findings with the default parameters "
+             "(every built-in rule fires at least once; `tests/it/sample_logs.rs` checks the counts). "
+             "Numbers refer to the scenario above.\n")
+    L.append("| rule | findings | scenario |")
+    L.append("|---|---:|---|")
+    for rule, n, where in EXPECTED_FINDINGS:
+        L.append(f"| `{rule}` | {n} | {where} |")
+    L.append("")
     L.append("## Expected counts\n")
     L.append("Computed by the generator from the records it wrote (it also prints them).\n")
     L.append(counts_table(files, per, rel, tot))
@@ -1431,6 +1641,7 @@ def main() -> int:
     scenario_account_a()
     noise_account_a()
     account_b()
+    scenario_detections()
 
     files = write_delivery(out)
     digest_rel = write_digest(out, files)

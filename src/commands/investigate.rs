@@ -41,7 +41,7 @@ pub fn subject(a: &SubjectArgs) -> Result<Subject> {
 /// Runs the investigation and writes it.
 pub fn run(a: &InvestigateArgs, err: &mut dyn Write) -> Result<Outcome> {
     let subject = subject(&a.subject)?;
-    let rules = collect_rules(&a.queries)?;
+    let rules = collect_rules(&a.queries, &a.set)?;
     let mut input = a.input.clone();
     // A credential id is not in its user's other records: read every event.
     input.all_events |= matches!(subject, Subject::CredentialId(_));

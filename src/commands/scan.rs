@@ -19,7 +19,7 @@ use crate::findings::Finding;
 use crate::keys::inventory;
 use crate::output::term::Screen;
 use crate::output::{self, Format, html, report};
-use crate::rules::{self, Rule, engine};
+use crate::rules::{self, CompiledRule, engine};
 use crate::sinks::elastic::{ElasticAuth, ElasticConfig};
 use crate::sinks::file::FileFormat;
 use crate::sinks::hec::{self, HecConfig};
@@ -29,37 +29,19 @@ use crate::sinks::{self, Delivery, Evidence, ExportContext, RetryPolicy, SinkSpe
 /// Finding ids named per failed export at most.
 const NAMED_FAILURES: usize = 10;
 
-/// Collects the built-in rules and those in `--queries` dirs; a broken file is fatal.
-pub fn collect_rules(dirs: &[std::path::PathBuf]) -> Result<Vec<Rule>> {
-    let mut all = rules::builtin_rules();
-    for d in dirs {
-        for (name, r) in
-            rules::load_dir(d).with_context(|| format!("reading rules from {}", d.display()))?
-        {
-            match r {
-                Ok(rule) => {
-                    if all.iter().any(|x| x.id == rule.id) {
-                        bail!(
-                            "{name}: rule id {:?} is already defined; ids must be unique",
-                            rule.id
-                        );
-                    }
-                    all.push(rule)
-                }
-                Err(e) => bail!("{name}: {e} (run `keytrail rules lint {}`)", d.display()),
-            }
-        }
-    }
-    Ok(all)
+/// Collects the built-in rules and those in `--queries` dirs, with the `--set` parameter
+/// values; a broken file or an unknown `--set` target is fatal.
+pub fn collect_rules(dirs: &[std::path::PathBuf], set: &[String]) -> Result<Vec<CompiledRule>> {
+    Ok(rules::collect(dirs, set)?)
 }
 
 /// Keeps the rules `--rule` names (all when none) at or above `--min-severity`; an unknown
 /// id is an error that lists the known ones.
 pub fn select_rules(
-    all: Vec<Rule>,
+    all: Vec<CompiledRule>,
     ids: &[String],
     min: Option<crate::rules::Severity>,
-) -> Result<Vec<Rule>> {
+) -> Result<Vec<CompiledRule>> {
     for id in ids {
         if !all.iter().any(|r| &r.id == id) {
             let known: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
@@ -91,7 +73,7 @@ fn filter_note(a: &ScanArgs) -> Option<String> {
 /// Runs the scan, writes findings, and delivers them when `--export` asks.
 pub fn run(a: &ScanArgs, err: &mut dyn Write) -> Result<Outcome> {
     let format = Format::from(a.format);
-    let rules = select_rules(collect_rules(&a.queries)?, &a.rules, a.min_severity)?;
+    let rules = select_rules(collect_rules(&a.queries, &a.set)?, &a.rules, a.min_severity)?;
     let export = export_spec(&a.export, a.out.output.as_deref())?;
     if a.input.no_redact && export.is_some() {
         bail!(

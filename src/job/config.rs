@@ -79,6 +79,34 @@ pub struct JobConfig {
     /// Memory the events table may use before it spills to temporary files (`512M`).
     #[serde(default)]
     pub memory_limit: Option<String>,
+    /// Rule parameter values: `[params.RULE]` tables of `PARAM = VALUE`.
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, toml::Table>,
+}
+
+impl JobConfig {
+    /// The `[params]` tables as `RULE.PARAM=VALUE` items (values: integers or strings).
+    pub fn param_settings(&self) -> Result<Vec<String>, ConfigError> {
+        let mut out = Vec::new();
+        for (rule, table) in &self.params {
+            for (param, v) in table {
+                let v = match v {
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::String(s) => s.clone(),
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            path: "configuration".into(),
+                            message: format!(
+                                "[params.{rule}] {param}: use an integer or a string such as \"30m\""
+                            ),
+                        });
+                    }
+                };
+                out.push(format!("{rule}.{param}={v}"));
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// AWS access, as the flags of the other commands.
@@ -341,6 +369,23 @@ path = "/tmp/f.ndjson"
         let s: SinkConfig =
             toml::from_str("kind = \"syslog\"\naddress = \"tcp://u:PASS@h:514\"").unwrap();
         assert_eq!(s.state_name(), "syslog:tcp://u:***@h:514");
+    }
+
+    #[test]
+    fn rule_parameters_are_read_from_params_tables() {
+        let cfg: JobConfig = toml::from_str(&format!(
+            "{EXAMPLE}\n[params]\nkey_invocation_spike.threshold = 500\n[params.key_multi_region]\nwindow = \"1h\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            cfg.param_settings().unwrap(),
+            vec![
+                "key_invocation_spike.threshold=500".to_string(),
+                "key_multi_region.window=1h".to_string()
+            ]
+        );
+        let bad: JobConfig = toml::from_str(&format!("{EXAMPLE}\n[params.x]\ny = [1]\n")).unwrap();
+        assert!(bad.param_settings().is_err());
     }
 
     #[test]

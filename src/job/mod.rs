@@ -11,6 +11,7 @@
 //! finds the same findings and sends each sink only what it has not acknowledged: at most
 //! the batch in flight goes again (and a file sink cuts that batch off first).
 
+pub mod baseline;
 pub mod config;
 pub mod deliver;
 pub mod state;
@@ -106,7 +107,7 @@ pub fn run(cfg: &JobConfig, mode: RunMode, status: &mut dyn Write) -> Result<Run
             "`-` (standard input) is not a job input: name files, folders, s3:// or lookup: inputs"
         );
     }
-    let rules = crate::commands::scan::collect_rules(&cfg.queries)?;
+    let rules = crate::commands::scan::collect_rules(&cfg.queries, &cfg.param_settings()?)?;
     let retry = RetryPolicy::from_settings(cfg.retries, cfg.retry_delay.as_deref())
         .map_err(anyhow::Error::msg)
         .context("`retry_delay`")?;
@@ -165,29 +166,17 @@ pub fn run(cfg: &JobConfig, mode: RunMode, status: &mut dyn Write) -> Result<Run
         ))?;
     }
     let mut asm = read.asm;
-    let replay = replay_history(&state, now - history)?;
-    let history_events = replay.records();
-    asm.add(replay);
+    let (history_events, history_parts) = replay_history(&state, now - history, &mut asm)?;
     let ingested = asm.finish().context("building the events table")?;
     // The summary speaks of the new inputs: the replayed history is reported apart.
     let mut summary = ingested.summary.clone();
-    summary.inputs_read = summary.inputs_read.saturating_sub(1);
+    summary.inputs_read = summary.inputs_read.saturating_sub(history_parts);
     summary.events_read = summary.events_read.saturating_sub(history_events);
 
-    let mut progress = read.progress;
-    for batch in ingested.table.batches() {
-        progress.events.extend(
-            batch?
-                .into_iter()
-                .filter(|e| e.source != HISTORY_SOURCE)
-                .filter_map(|e| Some((event_key(&e), e.event_time?, e.raw?))),
-        );
-    }
+    let progress = read.progress;
 
-    let mut findings = Vec::new();
-    for rule in &rules {
-        findings.extend(engine::run_rule(rule, &ingested.table)?);
-    }
+    let baselines = baseline::load(state.connection(), &rules)?;
+    let mut findings = engine::run_rules(&rules, &ingested.table, &baselines)?;
     findings.retain(|f| cfg.min_severity.is_none_or(|m| f.severity >= m));
 
     let mut messages = std::mem::take(&mut state.notes);
@@ -243,8 +232,21 @@ pub fn run(cfg: &JobConfig, mode: RunMode, status: &mut dyn Write) -> Result<Run
         report.sinks.push(r);
     }
     if !dry_run {
+        let seen = engine::observe(&rules, &ingested.table)?;
+        baseline::fold(state.connection(), &rules, &seen, now)?;
+        // The new events go to the state batch by batch, read back from the table.
+        let mut new_events = ingested.table.batches().map(|batch| {
+            batch.map_err(|e| e.to_string()).map(|events| {
+                events
+                    .into_iter()
+                    .filter(|e| e.source != HISTORY_SOURCE)
+                    .filter_map(|e| Some((event_key(&e), e.event_time?, e.raw?)))
+                    .collect::<Vec<_>>()
+            })
+        });
         state.commit(
             &progress,
+            &mut new_events,
             now,
             now - history,
             now - lookback - 86_400_000_000,
@@ -441,17 +443,31 @@ async fn read_new(
 }
 
 /// Feeds the relevant events kept from earlier runs back through the pipeline.
-fn replay_history(state: &State, since: i64) -> Result<InputOutcome> {
+fn replay_history(state: &State, since: i64, asm: &mut Assembler) -> Result<(u64, u64)> {
     let opts = IngestOptions {
         keep_raw: true,
         ..IngestOptions::default()
     };
+    let (mut records, mut parts, mut in_part) = (0u64, 0u64, 0usize);
     let mut feed = RecordFeed::new(HISTORY_SOURCE, &opts);
-    for rec in state.history(since)? {
+    state.for_each_history(since, &mut |rec: &str| {
         feed.record(rec.as_bytes());
-    }
-    Ok(feed.finish())
+        records += 1;
+        in_part += 1;
+        if in_part == REPLAY_PART_EVENTS {
+            let full = std::mem::replace(&mut feed, RecordFeed::new(HISTORY_SOURCE, &opts));
+            asm.add(full.finish());
+            parts += 1;
+            in_part = 0;
+        }
+    })?;
+    asm.add(feed.finish());
+    Ok((records, parts + 1))
 }
+
+/// Events replayed from the state per part: each part is a chunk the table can spill, so
+/// a long, busy history stays within the memory budget.
+const REPLAY_PART_EVENTS: usize = 65_536;
 
 /// The identity of an event across deliveries (as the pipeline deduplicates).
 fn event_key(e: &Event) -> String {

@@ -40,6 +40,8 @@ pub enum StateError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("state database {path}: the events to keep could not be read back: {reason}")]
+    Events { path: String, reason: String },
     #[error("state database {path}: {source}; check the path and its permissions")]
     Io {
         path: String,
@@ -118,8 +120,6 @@ pub struct Progress {
     pub files: Vec<(String, u64, i64)>,
     /// (query input name, end of the window it read).
     pub marks: Vec<(String, i64)>,
-    /// (event key, event time, raw record) of the relevant events read.
-    pub events: Vec<(String, i64, String)>,
 }
 
 impl State {
@@ -286,16 +286,14 @@ impl State {
         })
     }
 
-    /// The connection, for parts of the job that keep their own tables (created with
-    /// `CREATE TABLE IF NOT EXISTS` when they first need them, or appended to `SCHEMA`).
-    #[allow(dead_code)] // for the detection rules' per-principal baseline
-    pub(crate) fn connection(&self) -> &Connection {
-        &self.conn
-    }
-
     /// The path, as given.
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// The open database, for modules that keep their own tables in it (the baseline).
+    pub fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
     }
 
     /// Wraps a database error with the path.
@@ -357,15 +355,21 @@ impl State {
     }
 
     /// The raw records of the events kept from earlier runs, newer than `since`.
-    pub fn history(&self, since: i64) -> Result<Vec<String>, StateError> {
+    pub fn for_each_history(
+        &self,
+        since: i64,
+        each: &mut dyn FnMut(&str),
+    ) -> Result<(), StateError> {
         let mut st = self
             .conn
             .prepare("SELECT record FROM events WHERE event_time >= ?1 ORDER BY event_time")
             .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map([since], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+        let mut rows = st.query([since]).map_err(|e| self.err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            let rec = row.get_ref(0).map_err(|e| self.err(e))?;
+            each(rec.as_str().map_err(|e| self.err(e.into()))?);
+        }
+        Ok(())
     }
 
     /// True when `sink` acknowledged every evidence event of the finding for its rule.
@@ -442,11 +446,14 @@ impl State {
             .map_err(|e| self.err(e))
     }
 
-    /// Commits what a run read, and forgets events older than `keep_events_since` and object
-    /// and file records older than `keep_objects_since`, in one transaction.
+    /// Commits what a run read (with the new events `batches` yields, one batch at a time so
+    /// memory holds one batch, not the run), and forgets events older than
+    /// `keep_events_since` and object and file records older than `keep_objects_since`, in
+    /// one transaction.
     pub fn commit(
         &mut self,
         p: &Progress,
+        batches: &mut dyn Iterator<Item = Result<Vec<(String, i64, String)>, String>>,
         now: i64,
         keep_events_since: i64,
         keep_objects_since: i64,
@@ -482,8 +489,14 @@ impl State {
             let mut ev = tx
                 .prepare_cached("INSERT OR IGNORE INTO events (event_key, event_time, record) VALUES (?1, ?2, ?3)")
                 .map_err(err)?;
-            for (k, t, r) in &p.events {
-                ev.execute(params![k, t, r]).map_err(err)?;
+            for batch in batches {
+                let batch = batch.map_err(|reason| StateError::Events {
+                    path: path.clone(),
+                    reason,
+                })?;
+                for (k, t, r) in &batch {
+                    ev.execute(params![k, t, r]).map_err(err)?;
+                }
             }
         }
         tx.execute(
@@ -503,6 +516,14 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every history record since `since`, collected.
+    fn history(s: &State, since: i64) -> Vec<String> {
+        let mut out = Vec::new();
+        s.for_each_history(since, &mut |r| out.push(r.to_string()))
+            .unwrap();
+        out
+    }
 
     fn finding(rule: &str, ids: &[&str]) -> Finding {
         Finding {
@@ -543,12 +564,13 @@ mod tests {
             objects: vec![("b".into(), "k".into(), "\"etag\"".into())],
             files: vec![("/logs/a.json".into(), 10, 20)],
             marks: vec![("lookup:us-east-1/EventSource=x".into(), 50)],
-            events: vec![
-                ("old".into(), 5, "{}".into()),
-                ("new".into(), 20, "{\"a\":1}".into()),
-            ],
         };
-        s.commit(&p, 100, 10, 0).unwrap();
+        let events = vec![
+            ("old".into(), 5, "{}".into()),
+            ("new".into(), 20, "{\"a\":1}".into()),
+        ];
+        s.commit(&p, &mut std::iter::once(Ok(events)), 100, 10, 0)
+            .unwrap();
         drop(s);
         let s = State::open(&path, Open::Existing).unwrap();
         assert_eq!(
@@ -557,7 +579,7 @@ mod tests {
         );
         assert_eq!(s.files().unwrap()["/logs/a.json"], (10, 20));
         assert_eq!(s.marks().unwrap()["lookup:us-east-1/EventSource=x"], 50);
-        assert_eq!(s.history(0).unwrap(), vec!["{\"a\":1}".to_string()]);
+        assert_eq!(history(&s, 0), vec!["{\"a\":1}".to_string()]);
     }
 
     #[test]
@@ -587,7 +609,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("deep/state.sqlite");
         let s = State::open(&path, Open::ReadOnly).unwrap();
-        assert!(s.history(0).unwrap().is_empty());
+        assert!(history(&s, 0).is_empty());
         drop(s);
         assert!(!dir.path().join("deep").exists(), "no folder, no file");
 
@@ -639,10 +661,8 @@ mod tests {
             .map(|i| (format!("k{i}"), i, format!("{{\"eventID\":\"{i}\"}}")))
             .collect();
         s.commit(
-            &Progress {
-                events,
-                ..Progress::default()
-            },
+            &Progress::default(),
+            &mut std::iter::once(Ok(events)),
             1,
             0,
             0,

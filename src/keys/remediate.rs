@@ -57,14 +57,21 @@ pub struct ShortTermTarget {
     pub now: i64,
 }
 
-/// The policy that denies calls made with any Bedrock API key.
+/// The actions a Bedrock API key deny must name: Bedrock and Bedrock Mantle both accept
+/// the keys, and a deny of the first alone leaves them working on Mantle.
+pub const BEARER_ACTIONS: [&str; 2] = [
+    "bedrock:CallWithBearerToken",
+    "bedrock-mantle:CallWithBearerToken",
+];
+
+/// The policy that denies calls made with any Bedrock API key, on both planes.
 pub fn deny_bearer_policy() -> serde_json::Value {
     serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{
             "Sid": "DenyBedrockApiKeys",
             "Effect": "Deny",
-            "Action": "bedrock:CallWithBearerToken",
+            "Action": BEARER_ACTIONS,
             "Resource": "*"
         }]
     })
@@ -137,7 +144,7 @@ pub fn long_term(t: &LongTermTarget) -> Plan {
     });
     steps.push(Step {
         title: "Deny calls with Bedrock API keys for the user".into(),
-        why: "An inline deny of bedrock:CallWithBearerToken stops the user's keys (both slots) even before the credential is found.".into(),
+        why: "An inline deny of bedrock:CallWithBearerToken and bedrock-mantle:CallWithBearerToken stops the user's keys (both slots) on both planes, Bedrock and Bedrock Mantle, even before the credential is found.".into(),
         command: Some(format!(
             "aws iam put-user-policy --user-name {user} --policy-name {DENY_BEARER_POLICY} --policy-document {}",
             sh(&deny_bearer_policy().to_string())
@@ -284,7 +291,7 @@ fn deny_step(kind: &str, name_arg: &str) -> Step {
     Step {
         title: format!("Deny calls with Bedrock API keys for the {kind}"),
         why: format!(
-            "Stops every Bedrock API key this {kind} signs, old or new, until the policy is removed."
+            "Stops every Bedrock API key this {kind} signs, old or new, on Bedrock and on Bedrock Mantle (bedrock:CallWithBearerToken and bedrock-mantle:CallWithBearerToken), until the policy is removed."
         ),
         command: Some(format!(
             "aws iam {verb} {name_arg} --policy-name {DENY_BEARER_POLICY} --policy-document {}",
@@ -386,6 +393,35 @@ mod tests {
                 .unwrap()
                 .contains("update-access-key")
         );
+    }
+
+    #[test]
+    fn every_deny_names_both_planes() {
+        let lt = long_term(&LongTermTarget {
+            user_name: "BedrockAPIKey-x7k2".into(),
+            credential_id: Some("ACCAX".into()),
+            ..LongTermTarget::default()
+        });
+        let st = short_term(&ShortTermTarget {
+            access_key_id: "ASIAQNZGKIQY56JQ7WML".into(),
+            key: Some(key("ASIAQNZGKIQY56JQ7WML")),
+            account_id: None,
+            signer_arn: Some("arn:aws:iam::111122223333:role/app".into()),
+            now: 0,
+        });
+        let denies: Vec<String> = lt
+            .steps
+            .iter()
+            .chain(&st.steps)
+            .filter_map(|s| s.command.clone())
+            .filter(|c| c.contains(DENY_BEARER_POLICY))
+            .collect();
+        assert_eq!(denies.len(), 2);
+        for d in denies {
+            for action in BEARER_ACTIONS {
+                assert!(d.contains(action), "{d}");
+            }
+        }
     }
 
     #[test]

@@ -1,10 +1,14 @@
-//! Runs rules with polars SQL over the `events` table and turns result rows into findings.
+//! Runs rules with polars SQL over the `events` table and turns results into findings:
+//! each result row of a SQL rule, each episode of a windowed rule ([`super::windowed`]).
+
+use std::collections::HashMap;
 
 use polars::prelude::*;
 use polars::sql::SQLContext;
 use serde_json::Value as Json;
 
-use super::Rule;
+use super::windowed::{self, BaselinePrior, GroupKey, Observation};
+use super::{CompiledRule, Detection, policy};
 use crate::findings::{Finding, MAX_EVIDENCE_IDS, finding_id};
 use crate::output::values::any_to_json;
 use crate::table::EventTable;
@@ -22,73 +26,174 @@ pub struct RuleRunError {
     pub reason: String,
 }
 
-/// Runs `sql` against the `events` table and returns the result frame.
-pub fn run_sql(events: &EventTable, sql: &str) -> PolarsResult<DataFrame> {
-    let mut ctx = SQLContext::new();
+/// What baseline rules' groups did before the events read: rule id -> group -> prior.
+pub type Baselines = HashMap<String, HashMap<GroupKey, BaselinePrior>>;
+
+/// A SQL context with `events` and keytrail's SQL functions (`policy_denies`).
+pub fn context(events: &EventTable) -> SQLContext {
+    let mut ctx = SQLContext::new().with_function_registry(policy::registry());
     ctx.register("events", events.lazy());
-    ctx.execute(sql)?.collect()
+    ctx
 }
 
-/// Runs one rule and converts its rows into findings.
-pub fn run_rule(rule: &Rule, events: &EventTable) -> Result<Vec<Finding>, RuleRunError> {
+/// The plan of `sql` over the `events` table.
+pub fn plan(events: &EventTable, sql: &str) -> PolarsResult<LazyFrame> {
+    context(events).execute(sql)
+}
+
+/// Runs `sql` against the `events` table and returns the result frame.
+pub fn run_sql(events: &EventTable, sql: &str) -> PolarsResult<DataFrame> {
+    events.collect(plan(events, sql)?)
+}
+
+/// Runs one rule (with no baselines) and returns its findings.
+pub fn run_rule(rule: &CompiledRule, events: &EventTable) -> Result<Vec<Finding>, RuleRunError> {
+    run_rule_with(rule, events, &Baselines::new())
+}
+
+/// Runs one rule; a baseline rule starts from what `baselines` knows of its groups.
+pub fn run_rule_with(
+    rule: &CompiledRule,
+    events: &EventTable,
+    baselines: &Baselines,
+) -> Result<Vec<Finding>, RuleRunError> {
     let err = |reason: String| RuleRunError {
         rule: rule.id.clone(),
         origin: rule.origin.clone(),
         reason,
     };
-    let df = run_sql(events, &rule.sql).map_err(|e| err(e.to_string()))?;
+    match rule.detection {
+        Detection::Sql => run_sql_rule(rule, events).map_err(err),
+        _ => windowed::run(rule, events, baselines.get(&rule.id)).map_err(err),
+    }
+}
+
+/// Runs every rule, in order.
+pub fn run_rules(
+    rules: &[CompiledRule],
+    events: &EventTable,
+    baselines: &Baselines,
+) -> Result<Vec<Finding>, RuleRunError> {
+    let mut out = Vec::new();
+    for r in rules {
+        out.extend(run_rule_with(r, events, baselines)?);
+    }
+    Ok(out)
+}
+
+/// What each baseline rule's groups did in `events` (for the job to remember).
+pub fn observe(
+    rules: &[CompiledRule],
+    events: &EventTable,
+) -> Result<Vec<(String, Observation)>, RuleRunError> {
+    let mut out = Vec::new();
+    for r in rules {
+        let obs = windowed::observe(r, events).map_err(|reason| RuleRunError {
+            rule: r.id.clone(),
+            origin: r.origin.clone(),
+            reason,
+        })?;
+        out.extend(obs.into_iter().map(|o| (r.id.clone(), o)));
+    }
+    Ok(out)
+}
+
+/// Each result row of a SQL rule becomes a finding.
+fn run_sql_rule(rule: &CompiledRule, events: &EventTable) -> Result<Vec<Finding>, String> {
+    let df = run_sql(events, &rule.sql).map_err(|e| e.to_string())?;
     let names: Vec<String> = df
         .get_column_names()
         .iter()
         .map(|s| s.to_string())
         .collect();
-    if !names
-        .iter()
-        .any(|n| n == EVIDENCE_LIST || n == EVIDENCE_ONE)
-    {
-        return Err(err(format!(
+    let list_col = names.iter().position(|n| n == EVIDENCE_LIST);
+    let one_col = names.iter().position(|n| n == EVIDENCE_ONE);
+    if list_col.is_none() && one_col.is_none() {
+        return Err(format!(
             "result has no `{EVIDENCE_LIST}` or `{EVIDENCE_ONE}` column to name the evidence"
-        )));
+        ));
     }
     let cols = df.get_columns();
     let mut out = Vec::with_capacity(df.height());
     for row in 0..df.height() {
         let mut fields = serde_json::Map::new();
-        let mut evidence = Vec::new();
-        for (name, col) in names.iter().zip(cols) {
-            let v = any_to_json(&col.get(row).map_err(|e| err(e.to_string()))?);
-            if name == EVIDENCE_LIST || (name == EVIDENCE_ONE && evidence.is_empty()) {
-                collect_ids(&v, &mut evidence);
-                if name == EVIDENCE_LIST {
-                    continue;
-                }
+        for (i, (name, col)) in names.iter().zip(cols).enumerate() {
+            if Some(i) == list_col {
+                continue;
             }
+            let v = any_to_json(&col.get(row).map_err(|e| e.to_string())?);
             fields.insert(name.clone(), v);
         }
-        evidence.dedup();
-        let count = evidence.len() as u64;
-        let id = finding_id(&rule.id, &evidence);
-        evidence.truncate(MAX_EVIDENCE_IDS);
-        out.push(Finding {
-            finding_id: id,
-            rule_id: rule.id.clone(),
-            title: rule.title.clone(),
-            severity: rule.severity,
-            description: rule.description.clone(),
-            mitre: rule.mitre.clone(),
-            evidence_event_ids: evidence,
-            evidence_count: count,
-            fields,
-        });
+        let evidence = match list_col {
+            Some(i) => evidence_from_list(&cols[i], &rule.id, row)?,
+            None => {
+                let one: Vec<&str> = one_col
+                    .and_then(|i| fields.get(&names[i]))
+                    .and_then(Json::as_str)
+                    .into_iter()
+                    .collect();
+                Evidence::of(&rule.id, one)
+            }
+        };
+        out.push(evidence_finding(rule, evidence, fields));
     }
     Ok(out)
 }
 
-/// Gathers event ids from a string or a list of strings.
-fn collect_ids(v: &Json, out: &mut Vec<String>) {
-    match v {
-        Json::String(s) => out.push(s.clone()),
-        Json::Array(a) => a.iter().for_each(|x| collect_ids(x, out)),
-        _ => {}
+/// The evidence ids of one row's `event_ids` list, read without building JSON.
+fn evidence_from_list(c: &Column, rule_id: &str, row: usize) -> Result<Evidence, String> {
+    let list = c.list().map_err(|_| {
+        format!("`{EVIDENCE_LIST}` must be a list of event ids, e.g. ARRAY_AGG(event_id)")
+    })?;
+    let Some(s) = list.get_as_series(row) else {
+        return Ok(Evidence::of(rule_id, Vec::<&str>::new()));
+    };
+    let s = s.cast(&DataType::String).map_err(|e| e.to_string())?;
+    let ids = s.str().map_err(|e| e.to_string())?;
+    Ok(Evidence::of(rule_id, ids.into_iter().flatten().collect()))
+}
+
+/// The evidence of one finding: its id, the event ids listed and how many there are.
+#[derive(Debug, Default)]
+struct Evidence {
+    finding_id: String,
+    listed: Vec<String>,
+    count: u64,
+}
+
+impl Evidence {
+    /// Repeated ids in a row count once; the finding id covers every id, the list the
+    /// last (latest) [`MAX_EVIDENCE_IDS`]: the recent activity is what a reader triages,
+    /// and the job's history ageing out old events leaves the list (and so what was
+    /// delivered) unchanged.
+    fn of<S: AsRef<str>>(rule_id: &str, mut ids: Vec<S>) -> Evidence {
+        ids.dedup_by(|a, b| a.as_ref() == b.as_ref());
+        Evidence {
+            finding_id: finding_id(rule_id, &ids),
+            count: ids.len() as u64,
+            listed: ids[ids.len().saturating_sub(MAX_EVIDENCE_IDS)..]
+                .iter()
+                .map(|s| s.as_ref().to_string())
+                .collect(),
+        }
+    }
+}
+
+/// Builds the finding of one SQL result row.
+fn evidence_finding(
+    rule: &CompiledRule,
+    e: Evidence,
+    fields: serde_json::Map<String, Json>,
+) -> Finding {
+    Finding {
+        finding_id: e.finding_id,
+        rule_id: rule.id.clone(),
+        title: rule.title.clone(),
+        severity: rule.severity,
+        description: rule.description.clone(),
+        mitre: rule.mitre.clone(),
+        evidence_event_ids: e.listed,
+        evidence_count: e.count,
+        fields,
     }
 }

@@ -1,25 +1,41 @@
-//! `rules lint`: checks rule files without any logs: header, SQL syntax, known columns,
-//! and that the result names its evidence.
+//! `rules lint`: checks rule files without any logs: header, parameters, SQL syntax, known
+//! columns, that the result names its evidence, and for windowed rules the columns their
+//! header needs.
 
-use polars::sql::SQLContext;
-
-use super::Rule;
-use super::engine::{EVIDENCE_LIST, EVIDENCE_ONE};
+use super::engine::{EVIDENCE_LIST, EVIDENCE_ONE, context};
+use super::windowed::TIME;
+use super::{Detection, Rule};
 use crate::table::EventTable;
 
-/// Checks that a parsed rule plans against the events schema and names evidence.
+/// Checks that a parsed rule (with its default parameter values) plans against the events
+/// schema and returns what its detection needs.
 pub fn check_rule(rule: &Rule) -> Result<(), String> {
-    let mut ctx = SQLContext::new();
-    ctx.register("events", EventTable::empty().lazy());
-    let mut lf = ctx
-        .execute(&rule.sql)
+    let compiled = rule.compile(None).map_err(|e| e.to_string())?;
+    let mut lf = context(&EventTable::empty())
+        .execute(&compiled.sql)
         .map_err(|e| format!("SQL does not parse or plan: {e}"))?;
     let schema = lf
         .collect_schema()
         .map_err(|e| format!("SQL refers to something unknown: {e}"))?;
-    if !schema.contains(EVIDENCE_LIST) && !schema.contains(EVIDENCE_ONE) {
+    if compiled.detection == Detection::Sql {
+        if !schema.contains(EVIDENCE_LIST) && !schema.contains(EVIDENCE_ONE) {
+            return Err(format!(
+                "result has no `{EVIDENCE_LIST}` (list) or `{EVIDENCE_ONE}` column naming the evidence"
+            ));
+        }
+        return Ok(());
+    }
+    let mut need = vec![EVIDENCE_ONE.to_string(), TIME.to_string()];
+    need.extend(compiled.detection.required_columns());
+    if let Some(m) = need.iter().find(|c| !schema.contains(c.as_str())) {
         return Err(format!(
-            "result has no `{EVIDENCE_LIST}` (list) or `{EVIDENCE_ONE}` column naming the evidence"
+            "a windowed rule's SQL must return one row per event with `event_id`, `event_time` and the columns its header names ({}); `{m}` is missing",
+            need.join(", ")
+        ));
+    }
+    if schema.contains(EVIDENCE_LIST) {
+        return Err(format!(
+            "a windowed rule returns events, not groups: drop `{EVIDENCE_LIST}` (the sweep lists the evidence)"
         ));
     }
     Ok(())
@@ -50,5 +66,33 @@ mod tests {
         assert!(check_rule(&r).unwrap_err().contains("does not parse"));
         let r = parse_rule(&format!("{head}SELECT event_name FROM events"), "t").unwrap();
         assert!(check_rule(&r).unwrap_err().contains("evidence"));
+    }
+
+    #[test]
+    fn unknown_parameters_and_missing_window_columns_are_reported() {
+        let head = "-- id: a\n-- title: t\n-- severity: low\n-- description: d\n";
+        let e = parse_rule(
+            &format!("{head}SELECT event_id FROM events WHERE x > ${{limit}}"),
+            "t",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("unknown parameter ${limit}"), "{e}");
+        let e = parse_rule(
+            &format!("{head}-- param: limit = 5\nSELECT event_id FROM events"),
+            "t",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("never used"), "{e}");
+        let r = parse_rule(
+            &format!(
+                "{head}-- window: 5m\n-- group_by: principal_arn\n-- having: COUNT(*) > 3\nSELECT event_id, event_time FROM events"
+            ),
+            "t",
+        )
+        .unwrap();
+        let e = check_rule(&r).unwrap_err();
+        assert!(e.contains("`principal_arn` is missing"), "{e}");
     }
 }

@@ -30,7 +30,8 @@ const REGION_CONCURRENCY: usize = 8;
 /// Where IAM (global) events are delivered.
 pub const IAM_REGION: &str = "us-east-1";
 
-/// IAM event names the rules use, fetched by name in us-east-1.
+/// Global-service event names the rules use (IAM, Organizations SCPs, AWS Marketplace
+/// agreements), fetched by name in us-east-1 where those events land.
 pub const IAM_EVENT_NAMES: &[&str] = &[
     "CreateServiceSpecificCredential",
     "UpdateServiceSpecificCredential",
@@ -49,6 +50,8 @@ pub const IAM_EVENT_NAMES: &[&str] = &[
     "PutGroupPolicy",
     "AttachRolePolicy",
     "AttachGroupPolicy",
+    "SearchAgreements",
+    "AcceptAgreementRequest",
 ];
 
 /// The commercial regions `lookup:all` reads (the AWS region list as of 2026-11).
@@ -173,7 +176,7 @@ fn is_region_name(s: &str) -> bool {
 }
 
 /// The (attribute, value) queries to run in one region.
-pub fn queries(plan: &LookupPlan, region: &str) -> Vec<Option<(LookupAttributeKey, String)>> {
+pub fn queries(plan: &LookupPlan, region: &str) -> Vec<Query> {
     match plan {
         LookupPlan::Everything => vec![None],
         LookupPlan::RelevantPlus(k, v) => {
@@ -234,21 +237,98 @@ pub async fn read(
         mine.retain(|r| shard.owns(&format!("lookup:{r}")));
         counts.other_shards += (before - mine.len()) as u64;
     }
-    let per_region = futures::stream::iter(mine)
-        .map(|region| {
-            let limiter = limiter.clone();
-            async move {
-                read_region(ctx, &region, plan, window, opts, resume, &limiter, all).await
-            }
-        })
-        .buffer_unordered(REGION_CONCURRENCY);
-    futures::pin_mut!(per_region);
-    while let Some((outcomes, report)) = per_region.next().await {
-        outcomes.into_iter().for_each(&mut *sink);
-        counts.messages.push(report);
+    let first: Vec<(String, Vec<Query>)> =
+        mine.iter().map(|r| (r.clone(), queries(plan, r))).collect();
+    let phantoms = run_queries(
+        ctx,
+        first,
+        window,
+        opts,
+        resume,
+        &limiter,
+        all,
+        "",
+        |o| {
+            let users = o.console_key_users();
+            sink(o);
+            users
+        },
+        &mut counts,
+    )
+    .await;
+    // LookupEvents cannot select a user-name prefix: the console-key users the first pass
+    // named (`BedrockAPIKey-*`) are asked for by name, so what they did outside Bedrock
+    // (the phantom-user rules) is read as it is from the trail's files.
+    if plan != &LookupPlan::Everything && !phantoms.is_empty() {
+        let follow: Vec<(String, Vec<Query>)> = mine
+            .iter()
+            .map(|r| {
+                let q = phantoms
+                    .iter()
+                    .map(|u| Some((LookupAttributeKey::Username, u.clone())))
+                    .collect();
+                (r.clone(), q)
+            })
+            .collect();
+        let label = "BedrockAPIKey-* users";
+        run_queries(
+            ctx,
+            follow,
+            window,
+            opts,
+            resume,
+            &limiter,
+            all,
+            label,
+            |o| {
+                sink(o);
+                std::collections::BTreeSet::new()
+            },
+            &mut counts,
+        )
+        .await;
     }
     counts.messages.sort();
     counts
+}
+
+/// One LookupEvents query: an (attribute, value) pair, or every management event.
+pub type Query = Option<(LookupAttributeKey, String)>;
+
+/// Runs each region's queries (regions at once, up to [`REGION_CONCURRENCY`]), handing every
+/// outcome to `each`; returns the union of what `each` returned.
+#[allow(clippy::too_many_arguments)]
+async fn run_queries(
+    ctx: &AwsContext,
+    work: Vec<(String, Vec<Query>)>,
+    window: (Option<i64>, Option<i64>),
+    opts: &IngestOptions,
+    resume: Option<Resume<'_>>,
+    limiter: &RateLimiter,
+    all: bool,
+    label: &str,
+    mut each: impl FnMut(InputOutcome) -> std::collections::BTreeSet<String>,
+    counts: &mut SourceCounts,
+) -> std::collections::BTreeSet<String> {
+    let per_region = futures::stream::iter(work)
+        .map(|(region, qs)| {
+            let limiter = limiter.clone();
+            async move { read_region(ctx, &region, qs, window, opts, resume, &limiter, all).await }
+        })
+        .buffer_unordered(REGION_CONCURRENCY);
+    futures::pin_mut!(per_region);
+    let mut found = std::collections::BTreeSet::new();
+    while let Some((outcomes, report)) = per_region.next().await {
+        for o in outcomes {
+            found.extend(each(o));
+        }
+        counts.messages.push(if label.is_empty() {
+            report
+        } else {
+            report.replacen(": ", &format!(" ({label}): "), 1)
+        });
+    }
+    found
 }
 
 /// Runs every query of one region in turn; stops the region at its first lasting failure.
@@ -256,7 +336,7 @@ pub async fn read(
 async fn read_region(
     ctx: &AwsContext,
     region: &str,
-    plan: &LookupPlan,
+    queries: Vec<Query>,
     window: (Option<i64>, Option<i64>),
     opts: &IngestOptions,
     resume: Option<Resume<'_>>,
@@ -266,7 +346,7 @@ async fn read_region(
     let client = ctx.cloudtrail(region);
     let mut outcomes = Vec::new();
     let mut stats = RegionStats::default();
-    for q in queries(plan, region) {
+    for q in queries {
         let name = match &q {
             Some((k, v)) => format!("lookup:{region}/{}={v}", k.as_str()),
             None => format!("lookup:{region}"),

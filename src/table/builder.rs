@@ -180,6 +180,8 @@ const TEXT_COLUMNS: &[&str] = &[
     "service_user_name",
     "credential_status",
     "policy_arn",
+    "policy_document",
+    "target_role",
     "activity",
     "key_kind",
     "key_basis",
@@ -234,7 +236,7 @@ impl ChunkBuilder {
 
     /// Appends one event as a row.
     pub fn push(&mut self, e: &EventRef<'_>) {
-        let t: [Option<&str>; 28] = [
+        let t: [Option<&str>; 30] = [
             e.event_id.as_deref(),
             e.event_source.as_deref(),
             e.event_name.as_deref(),
@@ -259,6 +261,8 @@ impl ChunkBuilder {
             e.service_user_name.as_deref(),
             e.credential_status.as_deref(),
             e.policy_arn.as_deref(),
+            e.policy_document.as_deref(),
+            e.target_role.as_deref(),
             e.activity,
             e.key_kind,
             e.key_basis,

@@ -86,6 +86,8 @@ pub fn events_frame(events: &[Event]) -> PolarsResult<DataFrame> {
                 .map(|x| x.policy_mentions_bearer)
                 .collect::<Vec<_>>(),
         ),
+        str_col(e, "policy_document", |x| x.policy_document.as_deref()),
+        str_col(e, "target_role", |x| x.target_role.as_deref()),
         str_col(e, "activity", |x| x.activity),
         str_col(e, "key_kind", |x| x.key_kind),
         str_col(e, "key_basis", |x| x.key_basis),
@@ -317,6 +319,7 @@ pub fn frame_events(df: &DataFrame) -> PolarsResult<Vec<Event>> {
     let expiration = t("credential_expiration")?;
     let policy_arn = s("policy_arn")?;
     let mentions = b("policy_mentions_bearer")?;
+    let (policy_document, target_role) = (s("policy_document")?, s("target_role")?);
     let (activity, key_kind, key_basis, source, raw) = (
         s("activity")?,
         s("key_kind")?,
@@ -357,6 +360,8 @@ pub fn frame_events(df: &DataFrame) -> PolarsResult<Vec<Event>> {
             credential_expiration: expiration.get(i),
             policy_arn: o(&policy_arn, i),
             policy_mentions_bearer: mentions.get(i).unwrap_or(false),
+            policy_document: o(&policy_document, i),
+            target_role: o(&target_role, i),
             activity: activity.get(i).and_then(crate::event::activity_name),
             key_kind: key_kind.get(i).and_then(crate::event::key_kind_name),
             key_basis: key_basis.get(i).and_then(crate::event::key_basis_name),

@@ -22,7 +22,16 @@ pub fn is_console_key_user(name: &str) -> bool {
 /// Words (ASCII, matched case-insensitively in the raw record) one of which every record that
 /// [`is_relevant`] keeps contains; records without any of them are not parsed. Widen this
 /// list whenever `is_relevant` keeps a new kind of event.
-pub const RELEVANT_KEYWORDS: &[&str] = &["bedrock", "bearertoken", "servicespecificcredential"];
+pub const RELEVANT_KEYWORDS: &[&str] = &[
+    "bedrock",
+    "bearertoken",
+    "servicespecificcredential",
+    "searchagreements",
+    "acceptagreementrequest",
+];
+
+/// AWS Marketplace calls of the LLMjacking pattern (model offers are bought there).
+pub const MARKETPLACE_AGREEMENT_CALLS: &[&str] = &["SearchAgreements", "AcceptAgreementRequest"];
 
 /// True when the event is Bedrock-relevant and kept by default.
 pub fn is_relevant(e: &EventRef<'_>) -> bool {
@@ -37,6 +46,7 @@ pub fn is_relevant(e: &EventRef<'_>) -> bool {
             .as_deref()
             .is_some_and(|p| p.contains("AmazonBedrock"))
         || e.policy_mentions_bearer
+        || MARKETPLACE_AGREEMENT_CALLS.contains(&name)
 }
 
 /// Classifies what can be decided from the event alone: key creation and bearer use.
@@ -382,5 +392,33 @@ mod tests {
         });
         assert!(is_relevant(&e));
         assert!(!is_console_key_user("BedrockAPIKey-"));
+        assert!(!is_console_key_user("BedrockAPIKeyBackup"));
+    }
+
+    #[test]
+    fn marketplace_agreements_and_phantom_user_credentials_are_relevant() {
+        for name in MARKETPLACE_AGREEMENT_CALLS {
+            let e = ev(|e| {
+                e.event_source = Some("aws-marketplace.amazonaws.com".into());
+                e.event_name = Some(name.to_string().into());
+            });
+            assert!(is_relevant(&e), "{name}");
+            assert!(
+                RELEVANT_KEYWORDS
+                    .iter()
+                    .any(|k| name.to_ascii_lowercase().contains(k)),
+                "{name} has a keyword"
+            );
+        }
+        let e = ev(|e| {
+            e.event_name = Some("CreateLoginProfile".into());
+            e.target_user = Some("BedrockAPIKey-q9zp".into());
+        });
+        assert!(is_relevant(&e));
+        let e = ev(|e| {
+            e.event_name = Some("CreateAccessKey".into());
+            e.target_user = Some("BedrockAPIKeyBackup".into());
+        });
+        assert!(!is_relevant(&e), "the prefix needs its dash");
     }
 }

@@ -188,6 +188,7 @@ fn read_request<'v>(v: &'v Value<'_>, e: &mut EventRef<'v>, o: &mut Vec<String>)
     e.model_id = text(v, &["requestParameters", "modelId"], o)
         .or_else(|| text(v, &["requestParameters", "model"], o));
     e.target_user = text(v, &["requestParameters", "userName"], o);
+    e.target_role = text(v, &["requestParameters", "roleName"], o);
     let cred = &["responseElements", "serviceSpecificCredential"];
     let resp = |k: &str, o: &mut Vec<String>| text(v, &[cred[0], cred[1], k], o);
     e.service_name =
@@ -213,6 +214,18 @@ fn read_request<'v>(v: &'v Value<'_>, e: &mut EventRef<'v>, o: &mut Vec<String>)
         && let Some(rp) = v.get("requestParameters")
     {
         e.policy_mentions_bearer = mentions_bearer_controls(rp);
+        e.policy_document = policy_text(v, "policyDocument").or_else(|| policy_text(v, "content"));
+    }
+}
+
+/// A policy document in `requestParameters.<key>`: the JSON text as written, or an object
+/// written back as JSON.
+fn policy_text<'v>(v: &'v Value<'_>, key: &str) -> Option<Cow<'v, str>> {
+    let x = path(v, &["requestParameters", key])?;
+    match x.as_str() {
+        Some(s) => Some(Cow::Borrowed(s)),
+        None if x.is_object() => simd_json::to_string(x).ok().map(Cow::Owned),
+        None => None,
     }
 }
 

@@ -266,7 +266,7 @@ fn extra_rules_from_queries_dir_produce_findings() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("scripted.sql"),
-        "-- id: scripted_bearer_client\n-- title: Scripted client used a Bedrock key\n-- severity: high\n-- description: curl or python-requests with a bearer token\nSELECT user_agent, event_id FROM events WHERE bearer_token AND (user_agent LIKE 'curl/%' OR user_agent LIKE 'python-requests%')",
+        "-- id: my_scripted_client\n-- title: Scripted client used a Bedrock key\n-- severity: high\n-- description: curl or python-requests with a bearer token\nSELECT user_agent, event_id FROM events WHERE bearer_token AND (user_agent LIKE 'curl/%' OR user_agent LIKE 'python-requests%')",
     )
     .unwrap();
     let o = keytrail(&[
@@ -282,7 +282,7 @@ fn extra_rules_from_queries_dir_produce_findings() {
     assert_eq!(o.status.code(), Some(1));
     let n = stdout(&o)
         .lines()
-        .filter(|l| l.contains("\"rule_id\":\"scripted_bearer_client\""))
+        .filter(|l| l.contains("\"rule_id\":\"my_scripted_client\""))
         .count();
     assert!(n >= 4, "{n}");
 }

@@ -67,10 +67,17 @@ fn stratus_bare_arrays_with_quirks_parse_completely() {
     let o = keytrail(&["scan", dir.to_str().unwrap(), "--format", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(
-        v["findings"].as_array().unwrap().len(),
-        0,
-        "no key findings in real data"
+    // Stratus' real Bedrock detonations raise only control-plane rules (checked one by one
+    // in rules.rs): no key finding in real data.
+    let key_findings: Vec<&serde_json::Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| !crate::rules::CONTROL_PLANE_RULES.contains(&f["rule_id"].as_str().unwrap()))
+        .collect();
+    assert!(
+        key_findings.is_empty(),
+        "no key findings in real data: {key_findings:#?}"
     );
     assert_eq!(v["summary"]["events_read"], 312);
     assert!(

@@ -310,7 +310,7 @@ fn v(items: &[&str]) -> Vec<String> {
 fn keys_rebuilds_every_long_term_key_with_state_and_use() {
     let doc = keys_json(&[]);
     assert_eq!(doc.schema_version, 1);
-    assert_eq!(doc.summary.events_kept, 67);
+    assert_eq!(doc.summary.events_kept, 216);
     let ids: Vec<Option<&str>> = doc
         .long_term
         .iter()
@@ -322,9 +322,15 @@ fn keys_rebuilds_every_long_term_key_with_state_and_use() {
             Some("ACCAMS25GXRJWBF2AK26V"),
             Some("ACCAEXAMPLEQ4RTV9X7K2"),
             Some("ACCA1DPQS5HNQNPP3Z5PF"),
+            None,
             Some("ACCABHDIGQELR18TP6GA6")
         ]
     );
+    // A key in use whose creation is before the logs: known by its user, state unknown.
+    let leaked = &doc.long_term[3];
+    assert_eq!(leaked.user_name, "svc-summarizer");
+    assert_eq!(leaked.status, "unknown");
+    assert!(leaked.created_at.is_none() && leaked.calls_ok > 0);
     let ci = &doc.long_term[0];
     assert_eq!(ci.user_name, "ci-bot");
     assert_eq!(ci.created_at.as_deref(), Some("2026-11-16T14:05:12Z"));
@@ -377,7 +383,7 @@ fn keys_rebuilds_every_long_term_key_with_state_and_use() {
     assert_eq!(q9.regions, v(&["eu-central-1"]));
     assert!(q9.expires.as_deref().unwrap().starts_with("2027-11-18"));
 
-    let m3 = &doc.long_term[3];
+    let m3 = &doc.long_term[4];
     assert_eq!(m3.account_id.as_deref(), Some("444455556666"));
     assert_eq!(m3.user_name, "BedrockAPIKey-m3n4");
     assert_eq!((m3.calls_ok, m3.calls_denied), (5, 1));

@@ -100,7 +100,7 @@ async fn second_run_finds_nothing_new_and_a_new_object_brings_only_its_findings(
     assert_eq!(after_first.len(), would);
     assert!(after_first.len() >= 8, "{}", after_first.len());
     assert!(
-        stderr(&first).contains("keytrail run: 11 new inputs"),
+        stderr(&first).contains("keytrail run: 14 new inputs"),
         "{}",
         stderr(&first)
     );
@@ -217,7 +217,7 @@ async fn a_run_killed_during_delivery_loses_nothing_and_sends_nothing_twice() {
         "sink b gets every finding: nothing lost"
     );
     assert!(
-        stderr(&again).contains("keytrail run: 11 new inputs"),
+        stderr(&again).contains("keytrail run: 14 new inputs"),
         "the killed run committed nothing"
     );
 

@@ -23,9 +23,10 @@ const BATCH: usize = 2;
 /// Findings per syslog TCP chunk (`TCP_CHUNK` in src/sinks/syslog.rs).
 const SYSLOG_CHUNK: usize = 100;
 
-/// Days back to 2026-11-15, so the sample logs stay inside the history whatever the date.
+/// Days back to 2026-11-08, so the sample logs (from 2026-11-09) stay inside the history
+/// whatever the date: the findings over all the logs are then what every sink must hold.
 fn history() -> String {
-    let start = chrono::NaiveDate::from_ymd_opt(2026, 11, 15).unwrap();
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 11, 8).unwrap();
     let days = (chrono::Utc::now().date_naive() - start).num_days() + 1;
     format!("{days}d")
 }

@@ -3,6 +3,8 @@
 //! the same findings and rows as the same events read from files, the rate limit held,
 //! throttling retried, and the 90-day limit explained.
 
+use std::collections::BTreeSet;
+
 use crate::common::lookup_server::{self, LookupServer, Served, management_events};
 use crate::common::{assert_same_rows, json_of, keytrail, run_isolated, stderr, stdout};
 
@@ -56,6 +58,14 @@ async fn lookup_gives_the_same_findings_and_rows_as_files_and_keeps_the_rate_lim
     assert_eq!(remote.status.code(), Some(0), "{}", stderr(&remote));
     let (r, l) = (json_of(&remote), json_of(&local));
     assert!(!r["findings"].as_array().unwrap().is_empty());
+    let differ: Vec<String> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| !l["findings"].as_array().unwrap().contains(f))
+        .map(|f| format!("{}: {}", f["rule_id"], f["fields"]))
+        .collect();
+    assert!(differ.is_empty(), "from LookupEvents only: {differ:?}");
     assert_eq!(r["findings"], l["findings"]);
     assert_eq!(r["summary"]["events_kept"], l["summary"]["events_kept"]);
 
@@ -79,14 +89,51 @@ async fn lookup_gives_the_same_findings_and_rows_as_files_and_keeps_the_rate_lim
             .all(|c| c.access_key_id == "AKIAKEYTRAILLOOKUP01")
     );
     assert!(calls.iter().all(|c| c.attribute.is_some()));
-    let per_region = |r: &str| calls.iter().filter(|c| c.region == r).count();
-    assert_eq!(per_region("us-west-2"), 2, "one Bedrock query in each run");
+    // The console-key users the first pass names are asked for by name in every region
+    // (LookupEvents has no prefix match): what they did outside Bedrock is read too.
+    let asked = |r: &str| -> BTreeSet<(String, String)> {
+        calls
+            .iter()
+            .filter(|c| c.region == r)
+            .filter_map(|c| c.attribute.clone())
+            .collect()
+    };
+    let users: BTreeSet<String> = asked("us-west-2")
+        .into_iter()
+        .filter(|(k, _)| k == "Username")
+        .map(|(_, v)| v)
+        .collect();
     assert_eq!(
-        per_region("us-east-1"),
-        2 * 18,
-        "Bedrock + 17 IAM event names, two runs"
+        users,
+        BTreeSet::from(["BedrockAPIKey-q9zp".into(), "BedrockAPIKey-x7k2".into()])
     );
-    assert!(stderr(&remote).contains("lookup:us-east-1: 18 LookupEvents calls (0 throttled)"));
+    let by_name = |r: &str| {
+        calls
+            .iter()
+            .filter(|c| c.region == r)
+            .filter(|c| c.attribute.as_ref().is_some_and(|(k, _)| k == "Username"))
+            .count()
+    };
+    assert_eq!(by_name("us-west-2"), 2 * users.len(), "once a run");
+    assert_eq!(by_name("us-east-1"), 2 * users.len(), "once a run");
+    let west = asked("us-west-2");
+    assert!(west.contains(&("EventSource".into(), "bedrock.amazonaws.com".into())));
+    assert_eq!(
+        west.len(),
+        1 + users.len(),
+        "Bedrock and the users: {west:?}"
+    );
+    let east = asked("us-east-1");
+    assert_eq!(
+        east.len(),
+        1 + keytrail::sources::lookup::IAM_EVENT_NAMES.len() + users.len(),
+        "Bedrock + the IAM event names + the users: {east:?}"
+    );
+    assert!(
+        stderr(&remote).contains("lookup:us-east-1 (BedrockAPIKey-* users): 2 LookupEvents calls"),
+        "{}",
+        stderr(&remote)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

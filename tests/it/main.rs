@@ -17,6 +17,7 @@ mod lookup_source;
 mod nothing_read;
 mod packaging;
 mod report;
+mod rules;
 mod s3_source;
 mod sample_logs;
 mod schemas;

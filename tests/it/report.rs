@@ -220,7 +220,15 @@ fn an_unknown_rule_id_is_refused_with_the_known_ones() {
 
 #[test]
 fn events_and_timelines_leave_out_columns_rather_than_wrap_at_80() {
-    let o = keytrail_env(&["events", "sample-logs"], &[("COLUMNS", "80")]);
+    // us-west-2's event names fit a narrowed table at 80 columns (us-east-1 has names such
+    // as ListFoundationModelAgreementOffers that do not: those events come as records).
+    let o = keytrail_env(
+        &[
+            "events",
+            "sample-logs/AWSLogs/111122223333/CloudTrail/us-west-2",
+        ],
+        &[("COLUMNS", "80")],
+    );
     let out = stdout(&o);
     // The note wraps like any text: read it whole.
     let at = out
@@ -233,8 +241,8 @@ fn events_and_timelines_leave_out_columns_rather_than_wrap_at_80() {
     );
     let rows = out.lines().filter(|l| l.starts_with('│')).count();
     assert_eq!(
-        rows, 68,
-        "one line per event (67) plus the header at 80 columns:\n{out}"
+        rows, 62,
+        "one line per event (61) plus the header at 80 columns:\n{out}"
     );
     assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
     let o = keytrail_env(

@@ -219,11 +219,11 @@ async fn summary_counts_objects_passed_over_and_the_corrupt_one() {
     .await;
     let v = json_of(&out);
     let s = &v["summary"];
-    // 2 accounts x 11 files in the window, plus the corrupt object; the second account's
+    // 2 accounts x 13 files in the window, plus the corrupt object; the second account's
     // copies are the same events (same recipient account), dropped as duplicates.
-    assert_eq!(s["inputs_read"], 23, "{s}");
-    assert_eq!(s["events_kept"], 54, "{s}");
-    assert_eq!(s["duplicate_events_dropped"], 54, "{s}");
+    assert_eq!(s["inputs_read"], 27, "{s}");
+    assert_eq!(s["events_kept"], 197, "{s}");
+    assert_eq!(s["duplicate_events_dropped"], 197, "{s}");
     // The digest sits under CloudTrail-Digest/: never listed, never fetched.
     assert_eq!(s["digest_files_skipped"], 0, "{s}");
     assert!(
@@ -320,5 +320,5 @@ async fn key_inventory_from_s3_equals_the_one_from_local_files() {
     let (r, l) = (json_of(&remote), json_of(&local));
     assert_eq!(r["long_term"], l["long_term"]);
     assert_eq!(r["short_term"], l["short_term"]);
-    assert_eq!(r["long_term"].as_array().unwrap().len(), 3);
+    assert_eq!(r["long_term"].as_array().unwrap().len(), 4);
 }

@@ -1037,7 +1037,7 @@ async fn events_parquet_has_the_rows_and_columns_of_ndjson() {
         .finish()
         .unwrap();
     assert_eq!(df.height(), rows.len());
-    assert_eq!(rows.len(), 67, "the Bedrock-relevant sample events");
+    assert_eq!(rows.len(), 216, "the Bedrock-relevant sample events");
     let cols: Vec<String> = df
         .get_column_names()
         .iter()
@@ -1086,7 +1086,11 @@ async fn parquet_is_refused_without_an_output_file() {
     )
     .await;
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("keytrail events"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("[possible values: table, json, ndjson, csv, html]"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

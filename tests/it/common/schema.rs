@@ -37,6 +37,8 @@ pub struct EventRow {
     pub credential_expiration: Option<String>,
     pub policy_arn: Option<String>,
     pub policy_mentions_bearer: bool,
+    pub policy_document: Option<String>,
+    pub target_role: Option<String>,
     pub activity: Option<String>,
     pub key_kind: Option<String>,
     pub key_basis: Option<String>,

@@ -1,0 +1,36 @@
+-- id: recon_then_invoke
+-- title: Model discovery then invocation with a long-term credential
+-- severity: high
+-- description: A long-term credential (an AKIA access key, or a long-term Bedrock API key) listed the foundation models or checked their availability and then invoked a model within the window, both successfully. Stolen long-term credentials are tested this way before they are sold or used; a workload rarely needs to discover models before each call.
+-- mitre: T1580, T1496
+-- param: window = 15m; the longest time from the discovery call to the invocation
+-- window: ${window}
+-- group_by: account_id, credential
+-- sequence: recon, invoke
+SELECT
+  account_id,
+  credential,
+  step,
+  event_time,
+  event_id,
+  event_name,
+  model_id,
+  aws_region,
+  source_ip,
+  user_agent
+FROM (
+  SELECT *,
+    CASE WHEN access_key_id LIKE 'AKIA%' THEN access_key_id
+         WHEN activity = 'bearer_long_term' THEN CONCAT('bedrock-api-key:', COALESCE(principal_arn, user_name))
+    END AS credential,
+    CASE WHEN event_name IN ('ListFoundationModels', 'GetFoundationModelAvailability') THEN 'recon' ELSE 'invoke' END AS step
+  FROM events
+  WHERE error_code IS NULL
+    AND ((event_source = 'bedrock.amazonaws.com'
+          AND event_name IN ('ListFoundationModels', 'GetFoundationModelAvailability',
+                             'InvokeModel', 'InvokeModelWithResponseStream', 'InvokeModelWithBidirectionalStream',
+                             'Converse', 'ConverseStream', 'StartAsyncInvoke'))
+         OR (event_source = 'bedrock-mantle.amazonaws.com'
+             AND event_name IN ('CreateChatCompletion', 'CreateCompletion', 'CreateMessage', 'CreateResponse')))
+) AS c
+WHERE credential IS NOT NULL

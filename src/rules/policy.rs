@@ -1,0 +1,189 @@
+//! IAM policy documents in rules: `policy_denies(policy_document, 'service:Action')`, a SQL
+//! function that is true when the document has a `Deny` statement covering the action.
+//!
+//! `Action` entries match with IAM's wildcards (`*`, `?`, case-insensitive); a `Deny` with
+//! `NotAction` covers every action it does not list. `Resource` and `Condition` are not
+//! weighed: a deny of the action under some condition is still a deny of it. A document
+//! that is not JSON covers nothing.
+
+use std::sync::Arc;
+
+use polars::prelude::*;
+use polars::sql::FunctionRegistry;
+use serde_json::Value;
+
+/// The SQL name of the function.
+pub const DENIES_FN: &str = "policy_denies";
+
+/// True when `doc` (an IAM policy or SCP as JSON text) denies `action`.
+pub fn denies(doc: &str, action: &str) -> bool {
+    let Ok(v) = serde_json::from_str::<Value>(doc) else {
+        return false;
+    };
+    let statements: Vec<&Value> = match v.get("Statement") {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(s @ Value::Object(_)) => vec![s],
+        _ => return false,
+    };
+    statements.into_iter().any(|s| statement_denies(s, action))
+}
+
+/// True when one statement is a deny covering `action`.
+fn statement_denies(s: &Value, action: &str) -> bool {
+    let effect = s.get("Effect").and_then(Value::as_str).unwrap_or("");
+    if !effect.eq_ignore_ascii_case("deny") {
+        return false;
+    }
+    if let Some(a) = s.get("Action") {
+        return patterns(a).any(|p| wildcard_match(p, action));
+    }
+    if let Some(na) = s.get("NotAction") {
+        return !patterns(na).any(|p| wildcard_match(p, action));
+    }
+    false
+}
+
+/// The strings of an `Action`/`NotAction` value (one string or a list).
+fn patterns(v: &Value) -> Box<dyn Iterator<Item = &str> + '_> {
+    match v {
+        Value::String(s) => Box::new(std::iter::once(s.as_str())),
+        Value::Array(a) => Box::new(a.iter().filter_map(Value::as_str)),
+        _ => Box::new(std::iter::empty()),
+    }
+}
+
+/// IAM wildcard matching: `*` any run of characters, `?` one character, ASCII
+/// case-insensitive.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<u8> = pattern
+        .trim()
+        .bytes()
+        .map(|b| b.to_ascii_lowercase())
+        .collect();
+    let t: Vec<u8> = text.bytes().map(|b| b.to_ascii_lowercase()).collect();
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == b'*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// Applies [`denies`] to a column of documents and a column (or one value) of actions.
+fn denies_columns(cols: &mut [Column]) -> PolarsResult<Column> {
+    if cols.len() != 2 {
+        polars_bail!(ComputeError: "{DENIES_FN}(policy_document, 'service:Action') takes two arguments");
+    }
+    let docs = cols[0].cast(&DataType::String)?;
+    let actions = cols[1].cast(&DataType::String)?;
+    let docs = docs.str()?;
+    let actions = actions.str()?;
+    // One side may be a single value (a literal) broadcast over the other.
+    let n = if docs.len() == 0 || actions.len() == 0 {
+        0
+    } else {
+        docs.len().max(actions.len())
+    };
+    let action_at = |i: usize| {
+        if actions.len() == 1 {
+            actions.get(0)
+        } else {
+            actions.get(i)
+        }
+    };
+    let doc_at = |i: usize| {
+        if docs.len() == 1 {
+            docs.get(0)
+        } else {
+            docs.get(i)
+        }
+    };
+    let out: BooleanChunked = (0..n)
+        .map(|i| match (doc_at(i), action_at(i)) {
+            (Some(d), Some(a)) => Some(denies(d, a)),
+            _ => Some(false),
+        })
+        .collect();
+    Ok(out.with_name(DENIES_FN.into()).into_column())
+}
+
+/// The SQL functions keytrail adds to polars SQL.
+pub struct Functions;
+
+impl FunctionRegistry for Functions {
+    fn register(&mut self, name: &str, _fun: UserDefinedFunction) -> PolarsResult<()> {
+        polars_bail!(ComputeError: "cannot register {name}: keytrail's SQL functions are fixed")
+    }
+
+    fn get_udf(&self, name: &str) -> PolarsResult<Option<UserDefinedFunction>> {
+        if !name.eq_ignore_ascii_case(DENIES_FN) {
+            return Ok(None);
+        }
+        let udf = BaseColumnUdf::new(denies_columns, |_: &Schema, _: &[Field]| {
+            Ok(Field::new(DENIES_FN.into(), DataType::Boolean))
+        });
+        Ok(Some(UserDefinedFunction::new(DENIES_FN.into(), udf)))
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        name.eq_ignore_ascii_case(DENIES_FN)
+    }
+}
+
+/// The registry to give a SQL context.
+pub fn registry() -> Arc<dyn FunctionRegistry> {
+    Arc::new(Functions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BEARER: &str = "bedrock:CallWithBearerToken";
+    const MANTLE: &str = "bedrock-mantle:CallWithBearerToken";
+
+    #[test]
+    fn a_deny_naming_only_bedrock_misses_mantle() {
+        let doc = r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"bedrock:CallWithBearerToken","Resource":"*"}}"#;
+        assert!(denies(doc, BEARER));
+        assert!(!denies(doc, MANTLE));
+        let both = r#"{"Statement":[{"Effect":"Deny","Action":["bedrock:CallWithBearerToken","bedrock-mantle:CallWithBearerToken"],"Resource":"*"}]}"#;
+        assert!(denies(both, BEARER) && denies(both, MANTLE));
+    }
+
+    #[test]
+    fn wildcards_not_action_and_allow_are_read_as_iam_does() {
+        let star =
+            r#"{"Statement":[{"Effect":"Deny","Action":"bedrock*:CallWith*","Resource":"*"}]}"#;
+        assert!(denies(star, BEARER) && denies(star, MANTLE));
+        let svc = r#"{"Statement":[{"Effect":"Deny","Action":"bedrock:*","Resource":"*"}]}"#;
+        assert!(denies(svc, BEARER) && !denies(svc, MANTLE));
+        let not =
+            r#"{"Statement":[{"Effect":"Deny","NotAction":"bedrock-mantle:*","Resource":"*"}]}"#;
+        assert!(denies(not, BEARER) && !denies(not, MANTLE));
+        let allow = r#"{"Statement":[{"Effect":"Allow","Action":"bedrock:CallWithBearerToken","Resource":"*"}]}"#;
+        assert!(!denies(allow, BEARER));
+        assert!(!denies("not json", BEARER));
+        assert!(wildcard_match(
+            "bedrock:Call?ithBearerToken",
+            "BEDROCK:callwithbearertoken"
+        ));
+        assert!(!wildcard_match("bedrock:Call", BEARER));
+    }
+}
