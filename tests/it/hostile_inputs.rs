@@ -36,8 +36,11 @@ fn lookup_element(id: &str) -> String {
     )
 }
 
+/// A named way to damage one record's text.
+type Corruption = (&'static str, fn(&str) -> String);
+
 /// The 13 corruptions of the issue's matrix, applied to one element's text.
-fn corruptions() -> Vec<(&'static str, fn(&str) -> String)> {
+fn corruptions() -> Vec<Corruption> {
     vec![
         ("unterminated-string", |r| {
             r.replacen("\"InvokeModel\"", "\"InvokeModel", 1)
@@ -317,5 +320,49 @@ fn a_clean_file_exits_0_with_nothing_skipped() {
             s.inputs_skipped.len()
         ),
         (5, 0, 0, 0)
+    );
+}
+
+#[test]
+fn nesting_just_under_the_limit_is_read_and_just_over_is_skipped() {
+    // A policy call whose request nests the Bedrock action `levels` arrays deep: the
+    // normalizer walks all of it (looking for bearer-token controls) without overflowing.
+    let policy = |levels: usize| {
+        record("policy").replace(
+            r#""eventName":"InvokeModel""#,
+            r#""eventName":"PutUserPolicy""#,
+        )
+        .replace(
+            r#""requestParameters":{"modelId":"amazon.nova-pro-v1:0"}"#,
+            &format!(
+                r#""requestParameters":{{"userName":"u","x":{}"bedrock:CallWithBearerToken"{}}}"#,
+                "[".repeat(levels),
+                "]".repeat(levels)
+            ),
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // The record is level 1, requestParameters level 2: 510 arrays make 512 levels.
+    let under = dir.path().join("under.json");
+    std::fs::write(&under, format!(r#"{{"Records":[{}]}}"#, policy(510))).unwrap();
+    let (o, r) = scan(&under);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        (r.summary.events_kept, r.summary.records_unreadable),
+        (1, 0)
+    );
+    let over = dir.path().join("over.json");
+    let good = record("good");
+    std::fs::write(&over, format!(r#"{{"Records":[{},{good}]}}"#, policy(511))).unwrap();
+    let (o, r) = scan(&over);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nested deeper than 512 levels"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        (r.summary.events_kept, r.summary.records_unreadable),
+        (1, 1)
     );
 }

@@ -144,8 +144,11 @@ fn records_spanning_read_chunks_are_reassembled() {
     assert!(records(&recs)[4999].starts_with("{\"i\":4999,"));
 }
 
+/// A named way to damage one record's text.
+type Corruption = (&'static str, fn(&str) -> String);
+
 /// The corruptions of issue 13, each applied to record 10 of 20.
-fn corruptions() -> Vec<(&'static str, fn(&str) -> String)> {
+fn corruptions() -> Vec<Corruption> {
     vec![
         ("unterminated string", |r| {
             r.replacen("\"InvokeModel\"", "\"InvokeModel", 1)
