@@ -5,8 +5,6 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use flate2::bufread::MultiGzDecoder;
-
 use super::Input;
 
 /// The result of expanding the command-line paths.
@@ -252,7 +250,7 @@ pub fn decode(raw: Box<dyn Read + Send>) -> std::io::Result<Box<dyn Read + Send>
     let mut br = BufReader::with_capacity(256 * 1024, raw);
     let head = br.fill_buf()?;
     if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
-        Ok(Box::new(MultiGzDecoder::new(br)))
+        Ok(Box::new(super::gzip::GzipReader::new(br)))
     } else {
         Ok(Box::new(br))
     }

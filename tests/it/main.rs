@@ -9,6 +9,7 @@ mod common;
 mod datasets;
 mod engine;
 mod forensics;
+mod hostile_inputs;
 mod html_report;
 mod job;
 mod job_kills;
