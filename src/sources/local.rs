@@ -154,7 +154,10 @@ fn walk(dir: &Path, out: &mut Expanded) -> Result<(), PathError> {
         } else if is_export_name(&name) {
             match sniff(&path) {
                 Sniff::CloudTrail => out.inputs.push(Input::File(path)),
-                Sniff::Other => out.pass_over(&path, "named .log/.txt but not CloudTrail JSON"),
+                Sniff::Other => out.pass_over(
+                    &path,
+                    "not CloudTrail JSON (a .log, .txt or extensionless file)",
+                ),
                 Sniff::Unreadable(why) => out.unwalkable.push((path.display().to_string(), why)),
             }
         } else {
