@@ -193,7 +193,11 @@ fn load_file(path: &Path, needles: &AhoCorasick) -> Result<Corpus> {
         ..Corpus::default()
     };
     let mut bad = None;
-    let (_, err) = keytrail::sources::scanner::split_records(reader, &mut |raw, _| {
+    let end = keytrail::sources::scanner::split_records(reader, &mut |piece| {
+        let keytrail::sources::scanner::Piece::Record { bytes: raw, .. } = piece else {
+            bad = Some(format!("{piece:?}"));
+            return;
+        };
         part.records += 1;
         if !needles.is_match(raw) {
             return;
@@ -203,7 +207,7 @@ fn load_file(path: &Path, needles: &AhoCorasick) -> Result<Corpus> {
             Err(e) => bad = Some(e.to_string()),
         }
     });
-    if let Some(e) = err.map(|e| e.to_string()).or(bad) {
+    if let Some(e) = end.cut_short.map(|e| e.to_string()).or(bad) {
         bail!("{}: {e}", path.display());
     }
     Ok(part)

@@ -4,7 +4,8 @@
 //! - `sources/`: where records come from: local files, directories and stdin (`local`), S3
 //!   buckets (`s3/`, with the CloudTrail key layout in `s3/layout`), the LookupEvents API
 //!   (`lookup`), Parquet files of the events table (`parquet`), the streaming record splitter
-//!   (`scanner`), and `--shard K/N` (`shard`).
+//!   (`scanner`), the keyword prefilter (`prefilter`), the gzip reader that survives corrupt
+//!   members (`gzip`), and `--shard K/N` (`shard`).
 //! - `aws/`: AWS configuration and credentials, error messages that say what to do, and the
 //!   LookupEvents rate limiter.
 //! - `transforms/`: normalization of raw records into [`event::Event`] rows and the

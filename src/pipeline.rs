@@ -22,7 +22,8 @@ use std::borrow::Cow;
 use crate::event::{Event, EventRef};
 use crate::redact;
 use crate::sources::local::{self, Expanded};
-use crate::sources::scanner::{self, Framing};
+use crate::sources::prefilter::Prefilter;
+use crate::sources::scanner::{self, Framing, Piece};
 use crate::sources::{Input, parquet};
 use crate::table::EventTable;
 use crate::table::builder::ChunkBuilder;
@@ -33,13 +34,9 @@ use crate::transforms::normalize::{RecordError, normalize};
 /// Record-level messages printed per input before the rest are only counted.
 const MESSAGES_PER_INPUT: usize = 3;
 
-/// Matches the words one of which every Bedrock-relevant record contains.
-static PREFILTER: LazyLock<AhoCorasick> = LazyLock::new(|| {
-    AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .build(classify::RELEVANT_KEYWORDS)
-        .expect("static patterns")
-});
+/// Finds the records that may contain one of the words every Bedrock-relevant record has.
+static PREFILTER: LazyLock<Prefilter> =
+    LazyLock::new(|| Prefilter::new(classify::RELEVANT_KEYWORDS, true));
 
 /// What to keep while reading.
 #[derive(Debug, Clone, Default)]
@@ -64,9 +61,10 @@ pub struct IngestOptions {
     pub no_redact: bool,
 }
 
-/// Words whose records are kept besides the Bedrock-relevant ones (case-sensitive).
+/// Words whose records are kept besides the Bedrock-relevant ones (case-sensitive): the
+/// prefilter picks the records to parse, the matcher decides on the parsed ones.
 #[derive(Debug, Clone)]
-pub struct Keywords(AhoCorasick);
+pub struct Keywords(AhoCorasick, Prefilter);
 
 impl Keywords {
     /// Builds the matcher; None when there is no non-empty word.
@@ -75,7 +73,8 @@ impl Keywords {
         if words.is_empty() {
             return None;
         }
-        AhoCorasick::new(words).ok().map(Keywords)
+        let pre = Prefilter::new(&words, false);
+        AhoCorasick::new(words).ok().map(|m| Keywords(m, pre))
     }
 
     /// True when `raw` contains one of the words.
@@ -89,8 +88,11 @@ impl IngestOptions {
     /// with a word to keep.
     fn wants(&self, raw: &[u8]) -> bool {
         self.all_events
-            || PREFILTER.is_match(raw)
-            || self.also_keep.as_ref().is_some_and(|k| k.hit(raw))
+            || PREFILTER.is_candidate(raw)
+            || self
+                .also_keep
+                .as_ref()
+                .is_some_and(|k| k.1.is_candidate(raw))
     }
 }
 
@@ -112,6 +114,10 @@ pub struct Summary {
     pub digest_files_skipped: u64,
     pub files_ignored_by_name: u64,
     pub records_unreadable: u64,
+    /// Bytes passed over because they could not be read as records (decoded JSON, plus the
+    /// compressed bytes of corrupt gzip members).
+    #[serde(default)]
+    pub bytes_skipped: u64,
     pub records_with_odd_fields: u64,
     pub events_outside_time_window: u64,
     pub duplicate_events_dropped: u64,
@@ -149,6 +155,7 @@ struct InputResult {
     digest: bool,
     bad: Option<String>,
     unreadable: u64,
+    bytes_skipped: u64,
     odd: u64,
     outside: u64,
     messages: Vec<String>,
@@ -293,6 +300,10 @@ impl<'o> RecordFeed<'o> {
 
     /// Processes one CloudTrail event given as JSON text.
     pub fn record(&mut self, raw: &[u8]) {
+        if scanner::nests_deeper_than(raw, scanner::MAX_DEPTH) {
+            let reason = scanner::SkipReason::TooDeep.to_string();
+            return self.unreadable(reason);
+        }
         on_record(
             &self.name,
             raw,
@@ -525,6 +536,7 @@ impl Assembler {
         s.inputs_read += 1;
         s.events_read += r.records;
         s.records_unreadable += r.unreadable;
+        s.bytes_skipped += r.bytes_skipped;
         s.records_with_odd_fields += r.odd;
         s.events_outside_time_window += r.outside;
         for m in r.messages {
@@ -702,13 +714,46 @@ pub fn read_stream(
 ) -> InputOutcome {
     let mut r = InputResult::default();
     let mut scratch = Vec::new();
-    let (_, err) = scanner::split_records(reader, &mut |raw, framing| {
+    let mut first_skip = None;
+    let end = scanner::split_records(reader, &mut |piece| {
         if r.digest || r.bad.is_some() {
             return;
         }
-        on_record(name, raw, framing, opts, &mut r, &mut scratch);
+        match piece {
+            Piece::Record { bytes, framing, .. } => {
+                on_record(name, bytes, framing, opts, &mut r, &mut scratch)
+            }
+            // Not records read (`events_read`): only counted as unreadable.
+            Piece::NotObject { offset, kind, .. } => {
+                r.unreadable += 1;
+                first_skip.get_or_insert_with(|| format!("{kind}, not an object"));
+                r.note(
+                    name,
+                    format!("element skipped: {kind} at byte {offset}, not an object"),
+                );
+            }
+            Piece::Skipped {
+                offset,
+                len,
+                lost,
+                reason,
+            } => {
+                r.unreadable += 1;
+                r.bytes_skipped += len + lost;
+                first_skip.get_or_insert_with(|| reason.to_string());
+                let lost = if lost > 0 {
+                    format!(" and {lost} compressed bytes")
+                } else {
+                    String::new()
+                };
+                r.note(
+                    name,
+                    format!("skipped {len} bytes from byte {offset}{lost}: {reason}"),
+                );
+            }
+        }
     });
-    if let Some(e) = err
+    if let Some(e) = end.cut_short
         && r.bad.is_none()
     {
         r.bad = Some(match e {
@@ -718,6 +763,14 @@ pub fn read_stream(
             }
             other => other.to_string(),
         });
+    }
+    if r.unreadable > 0 && r.bad.is_none() && !r.digest {
+        r.bad = Some(format!(
+            "{} unreadable record(s) ({}), {} bytes passed over; the rest was read",
+            r.unreadable,
+            first_skip.as_deref().unwrap_or("the reasons are on stderr"),
+            r.bytes_skipped
+        ));
     }
     InputOutcome::read(name.to_string(), r, false)
 }
@@ -788,6 +841,14 @@ fn on_record(
     r.records += 1;
     if let Some(inner) = value.get("CloudTrailEvent") {
         match inner.as_str() {
+            Some(s) if scanner::nests_deeper_than(s.as_bytes(), scanner::MAX_DEPTH) => {
+                r.unreadable += 1;
+                let reason = scanner::SkipReason::TooDeep;
+                r.note(
+                    name,
+                    format!("record {} skipped: CloudTrailEvent {reason}", r.records),
+                );
+            }
             Some(s) => {
                 let mut buf = s.as_bytes().to_vec();
                 match simd_json::to_borrowed_value(&mut buf) {

@@ -76,12 +76,21 @@ pub fn parse_relative(t: &str) -> Option<i64> {
         "w" => 7 * 86400,
         _ => return None,
     };
-    Some(n * secs * 1_000_000)
+    // None when too large to hold (a rule parameter or --since of 10^17 hours).
+    n.checked_mul(secs)?.checked_mul(1_000_000)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `rule_header` fuzz target (`-- param: window = 100000000143838280h`):
+    /// an overflow, now refused.
+    #[test]
+    fn a_duration_too_large_to_hold_is_refused() {
+        assert_eq!(parse_relative("100000000143838280h"), None);
+        assert_eq!(parse_relative("2w"), Some(14 * 86_400_000_000));
+    }
 
     #[test]
     fn parses_cloudtrail_time_shapes() {

@@ -30,6 +30,10 @@ const LABELS: &[(&str, &str)] = &[
         "files passed over by name (in directories *.json, *.ndjson, *.jsonl, *.gz, *.parquet are read, and *.log, *.txt or no extension when the content is CloudTrail)",
     ),
     ("records_unreadable", "records unreadable (skipped)"),
+    (
+        "bytes_skipped",
+        "bytes passed over (could not be read as records)",
+    ),
     ("records_with_odd_fields", "records with odd fields (kept)"),
     (
         "events_outside_time_window",

@@ -452,8 +452,14 @@ fn evidence(e: &Event) -> EvidenceArtifact {
         actor: actor(e),
         api: api(e),
         src_endpoint: e.source_ip.as_deref().and_then(endpoint),
-        data: e.raw.as_deref().and_then(|r| serde_json::from_str(r).ok()),
+        data: e.raw.as_deref().map(raw_data),
     }
+}
+
+/// The raw record as JSON; a record JSON cannot take back (nested deeper than serde_json's
+/// 128 levels, which keytrail reads up to its own 512) travels as its text, never dropped.
+fn raw_data(r: &str) -> serde_json::Value {
+    serde_json::from_str(r).unwrap_or_else(|_| serde_json::Value::String(r.to_string()))
 }
 
 /// The identity behind an event.
@@ -532,6 +538,13 @@ mod tests {
             version: "9.9.9",
             now_ms: 42,
         }
+    }
+
+    #[test]
+    fn a_record_too_deep_for_serde_json_travels_as_text() {
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(raw_data(&deep), serde_json::Value::String(deep.clone()));
+        assert!(raw_data("{\"a\":1}").is_object());
     }
 
     #[test]

@@ -5,8 +5,6 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use flate2::bufread::MultiGzDecoder;
-
 use super::Input;
 
 /// The result of expanding the command-line paths.
@@ -156,7 +154,10 @@ fn walk(dir: &Path, out: &mut Expanded) -> Result<(), PathError> {
         } else if is_export_name(&name) {
             match sniff(&path) {
                 Sniff::CloudTrail => out.inputs.push(Input::File(path)),
-                Sniff::Other => out.pass_over(&path, "named .log/.txt but not CloudTrail JSON"),
+                Sniff::Other => out.pass_over(
+                    &path,
+                    "not CloudTrail JSON (a .log, .txt or extensionless file)",
+                ),
                 Sniff::Unreadable(why) => out.unwalkable.push((path.display().to_string(), why)),
             }
         } else {
@@ -252,7 +253,7 @@ pub fn decode(raw: Box<dyn Read + Send>) -> std::io::Result<Box<dyn Read + Send>
     let mut br = BufReader::with_capacity(256 * 1024, raw);
     let head = br.fill_buf()?;
     if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
-        Ok(Box::new(MultiGzDecoder::new(br)))
+        Ok(Box::new(super::gzip::GzipReader::new(br)))
     } else {
         Ok(Box::new(br))
     }

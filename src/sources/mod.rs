@@ -1,10 +1,13 @@
 //! Sources: where CloudTrail records come from. Local files, directories and stdin
 //! (`local`), S3 buckets (`s3`) and the CloudTrail LookupEvents API (`lookup`), all feeding
-//! the same pipeline; `scanner` splits streams into records.
+//! the same pipeline; `gzip` inflates (multi-member, passing over corrupt members), `scanner`
+//! splits streams into records and `prefilter` picks the ones worth parsing.
 
+pub mod gzip;
 pub mod local;
 pub mod lookup;
 pub mod parquet;
+pub mod prefilter;
 pub mod s3;
 pub mod scanner;
 pub mod shard;

@@ -11,6 +11,7 @@ mod datasets;
 mod deploy;
 mod engine;
 mod forensics;
+mod hostile_inputs;
 mod html_report;
 mod job;
 mod job_kills;

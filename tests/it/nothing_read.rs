@@ -54,7 +54,7 @@ fn a_folder_of_logs_with_other_names_is_read_when_cloudtrail_and_passed_over_oth
     std::fs::write(other.path().join("notes.md"), "# notes\n").unwrap();
     refused(
         &["scan", other.path().to_str().unwrap()],
-        "files passed over: named .log/.txt but not CloudTrail JSON",
+        "files passed over: not CloudTrail JSON (a .log, .txt or extensionless file)",
     );
     refused(
         &["scan", other.path().to_str().unwrap()],

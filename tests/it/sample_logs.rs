@@ -39,6 +39,7 @@ struct Summary {
     digest_files_skipped: u64,
     files_ignored_by_name: u64,
     records_unreadable: u64,
+    bytes_skipped: u64,
     records_with_odd_fields: u64,
     events_outside_time_window: u64,
     duplicate_events_dropped: u64,
@@ -144,12 +145,13 @@ fn scan_reports_every_rule_with_expected_counts() {
     assert_eq!(
         (
             s.records_unreadable,
+            s.bytes_skipped,
             s.records_with_odd_fields,
             s.duplicate_events_dropped,
             s.inputs_outside_time_window,
             s.api_calls
         ),
-        (0, 0, 0, 0, 0),
+        (0, 0, 0, 0, 0, 0),
         "local files need no AWS calls"
     );
     assert_eq!(
