@@ -543,8 +543,10 @@ cell() {  # cell WALL KB KILLED: "12.34 s / 567 MB", or the kill
     elif [ -n "${1:-}" ]; then printf '%.2f s / %.0f MB' "$1" "$(div "$2" 1024)"
     else printf -- '-'; fi
 }
-ratio() {  # ratio A B: A / B with 2 decimals, or -
-    if [ -n "${1:-}" ] && [ -n "${2:-}" ]; then printf '%.2fx' "$(div "$1" "$2")"; else printf -- '-'; fi
+ratio() {  # ratio A B: A / B with 2 decimals, or - (missing, or B rounds to 0 s)
+    local d=""
+    if [ -n "${1:-}" ] && [ -n "${2:-}" ]; then d="$(div "$1" "$2")"; fi
+    if [ -n "$d" ] && [ "$d" != nan ]; then printf '%.2fx' "$d"; else printf -- '-'; fi
 }
 verdict() { if [ "$1" = 1 ]; then printf 'PASS'; elif [ "$1" = 0 ]; then printf 'FAIL'; else printf 'n/a'; fi; }
 report() {
