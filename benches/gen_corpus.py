@@ -16,21 +16,29 @@ each file one compact `{"Records":[...]}` document, gzip level 6, mtime 0.
   awsRegion and recipientAccountId are replaced so records are not identical.
   Every real record that is Bedrock-relevant (see `is_relevant`) is excluded
   from the background, so the relevant fraction is exactly controlled.
-* Exactly events // 200 events (0.5 %) are synthetic Bedrock-relevant records
-  built from templates: bearer-token Bedrock calls by BedrockAPIKey- IAM users
+* Exactly floor(events x --relevant-rate) events (default 0.005: events // 200)
+  are synthetic Bedrock-relevant records built from templates: bearer-token Bedrock calls by BedrockAPIKey- IAM users
   and by assumed roles (ASIA keys), bedrock-mantle calls, service-specific
   credential lifecycle events, the console key flow (CreateUser,
   AttachUserPolicy AmazonBedrockLimitedAccess) and plain ListFoundationModels.
   All identifiers are synthetic (example account ids, documentation IP ranges,
   random ids from the seeded PRNG).
+* `--relevant-mix bearer` keeps only the bearer-token kinds (Bedrock runtime
+  calls by key users and by assumed roles, bedrock-mantle calls): with
+  `--relevant-rate 1` every event is a bearer-token call (the "dense" corpus).
+  In that mix an assumed role's session (its name and ASIA key) is reused for
+  the whole delivery file, as a real session lasts an hour; the default mix
+  draws a new session per event, as before.
 
-The output depends only on --seed, --events and the dataset files: re-running
+The output depends only on --seed, --events, --relevant-rate, --relevant-mix and
+the dataset files: re-running
 gives byte-identical .json.gz files. `MANIFEST.json` (written last) records the
 parameters and totals; if it already matches the requested parameters and the
 files are present, the script does nothing.
 
 Usage:
     python3 benches/gen_corpus.py --out DIR [--events 1000000] [--seed 42] [--workers 2]
+        [--relevant-rate 0.005] [--relevant-mix all|bearer]
 
 Python 3.11+, standard library only.
 """
@@ -39,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+from fractions import Fraction
 import gzip
 import json
 import multiprocessing as mp
@@ -55,7 +64,7 @@ from pathlib import Path
 GENERATOR_VERSION = 1          # bump when the output for a given seed changes
 DEFAULT_DATASETS = "/work/shared/datasets"
 EVENTS_PER_FILE = 435          # mean; 1,000,000 events -> ~2,300 files
-RELEVANT_DIVISOR = 200         # 0.5 %
+DEFAULT_RATE = "0.005"         # 0.5 % relevant: events // 200
 RUN_MEAN = 6.0                 # mean length of runs of consecutive real records
 
 ACCOUNTS = [("111122223333", 5), ("444455556666", 3), ("777788889999", 2)]
@@ -77,7 +86,7 @@ SENTINEL_RE = re.compile(r"@@KT([A-Z])@@")
 
 
 # --------------------------------------------------------------------------
-# Bedrock-relevance predicate (the same rule benches/bedrock_relevant.jq applies)
+# Bedrock-relevance predicate (keytrail's is_relevant; benches/chdb_select.py has it in SQL)
 # --------------------------------------------------------------------------
 
 def _get(d, *path):
@@ -96,7 +105,7 @@ _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
 def _lower(v: str) -> str:
-    # jq's ascii_downcase: ASCII letters only
+    # ASCII letters only, as keytrail's to_ascii_lowercase
     return v.translate(_ASCII_LOWER)
 
 
@@ -108,8 +117,8 @@ def _bk_user(v) -> bool:
     return isinstance(v, str) and _lower(v).startswith("bedrockapikey-")
 
 
-def _jq_tostring(v) -> str:
-    # jq's `tostring`: strings as they are, everything else as compact JSON
+def _tostring(v) -> str:
+    # strings as they are, everything else as compact JSON
     return v if isinstance(v, str) else json.dumps(v, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -136,7 +145,7 @@ def is_relevant(r) -> bool:
     if "AmazonBedrock" in (_s(_get(r, "requestParameters", "policyArn")) or ""):
         return True
     if "Policy" in name:
-        t = _lower(_jq_tostring(req))
+        t = _lower(_tostring(req))
         if "callwithbearertoken" in t or "bearertokentype" in t or \
                 "servicespecificcredentialservicename" in t:
             return True
@@ -248,6 +257,8 @@ UA_CLI = ("aws-cli/2.22.35 md/awscrt#0.23.4 ua/2.0 os/linux#6.8.0-1019-aws md/ar
 KINDS = [("bearer_user", 35, False), ("bearer_role", 20, False), ("mantle", 15, False),
          ("list_models", 10, False), ("ssc_create", 5, True), ("ssc_change", 5, True),
          ("create_user", 5, True), ("attach_policy", 5, True)]
+BEARER_KINDS = ("bearer_user", "bearer_role", "mantle")
+MIXES = ("all", "bearer")
 
 
 def make_actors(seed: int) -> dict:
@@ -301,11 +312,23 @@ def _role_ident(acct, role, session, key, created):
 
 
 def make_relevant(kind: str, rng: random.Random, acct: str, region: str, actors: dict,
-                  when: datetime) -> dict:
+                  when: datetime, sessions: dict | None = None) -> dict:
+    """One relevant record. With `sessions` (a dict kept for one delivery file), an
+    assumed role's session name, ASIA key and creation time are drawn once per role and
+    reused; without it, every call gets a new session."""
     a = actors[acct]
 
     def rs(n, al=UPPER_ALNUM):
         return "".join(rng.choice(al) for _ in range(n))
+
+    def role_session(role):
+        if sessions is not None and role["name"] in sessions:
+            return sessions[role["name"]]
+        created = _iso(when - timedelta(minutes=rng.randrange(5, 600)))
+        s = (f"app-{rs(6, LOWER_ALNUM)}", "ASIA" + rs(16), created)
+        if sessions is not None:
+            sessions[role["name"]] = s
+        return s
 
     t = _iso(when)
     source, name, version, category = "bedrock.amazonaws.com", None, "1.09", "Management"
@@ -320,8 +343,8 @@ def make_relevant(kind: str, rng: random.Random, acct: str, region: str, actors:
             ident, ip = _user_ident(acct, u), u["ip"]
         else:
             role = rng.choice(a["roles"])
-            created = _iso(when - timedelta(minutes=rng.randrange(5, 600)))
-            ident = _role_ident(acct, role, f"app-{rs(6, LOWER_ALNUM)}", "ASIA" + rs(16), created)
+            session, key, created = role_session(role)
+            ident = _role_ident(acct, role, session, key, created)
             ip = role["ip"]
         ua = rng.choice(UAS_BEARER)
         req = {"modelId": model}
@@ -339,8 +362,8 @@ def make_relevant(kind: str, rng: random.Random, acct: str, region: str, actors:
             ident, ip, ttype = _user_ident(acct, u), u["ip"], "ABSK"
         else:
             role = rng.choice(a["roles"])
-            created = _iso(when - timedelta(minutes=rng.randrange(5, 600)))
-            ident = _role_ident(acct, role, f"app-{rs(6, LOWER_ALNUM)}", "ASIA" + rs(16), created)
+            session, key, created = role_session(role)
+            ident = _role_ident(acct, role, session, key, created)
             ip, ttype = role["ip"], "SHORT_TERM"
         ua = rng.choice(UAS_MANTLE)
         req = {"callWithBearerToken": True, "bearerTokenType": ttype, "model": model, "stream": False}
@@ -414,7 +437,7 @@ def make_relevant(kind: str, rng: random.Random, acct: str, region: str, actors:
 # corpus plan (parent) and file generation (workers)
 # --------------------------------------------------------------------------
 
-def plan(seed: int, events: int):
+def plan(seed: int, events: int, rate: Fraction):
     rng = random.Random(f"keytrail-bench-plan/{seed}")
     n_files = max(1, round(events / EVENTS_PER_FILE))
     n_files = min(n_files, events)
@@ -440,15 +463,18 @@ def plan(seed: int, events: int):
     for i in order[:left]:
         counts[i] += 1
     # relevant events: exact total, spread uniformly over the event sequence
-    n_rel = events // RELEVANT_DIVISOR
-    cum = []
-    c = 0
-    for n in counts:
-        c += n
-        cum.append(c)
-    rel_counts = [0] * n_files
-    for pos in rng.sample(range(events), n_rel):
-        rel_counts[bisect.bisect_right(cum, pos)] += 1
+    n_rel = int(events * rate)          # floor; exact for a Fraction
+    if n_rel >= events:
+        rel_counts = list(counts)       # every event (no sample of a 10M range)
+    else:
+        cum = []
+        c = 0
+        for n in counts:
+            c += n
+            cum.append(c)
+        rel_counts = [0] * n_files
+        for pos in rng.sample(range(events), n_rel):
+            rel_counts[bisect.bisect_right(cum, pos)] += 1
     files = []
     for (acct, region, slot, suffix, _), n, nr in zip(specs, counts, rel_counts):
         files.append((acct, region, slot, suffix, n, nr))
@@ -477,7 +503,10 @@ def gen_file(job):
     pool = _W["pool_all"] if region == "us-east-1" else _W["pool_regional"]
     ips = _W["ips"]
     actors = _W["actors"]
-    kinds = [k for k in KINDS if region == "us-east-1" or not k[2]]
+    bearer_only = _W["mix"] == "bearer"
+    kinds = [k for k in KINDS if (region == "us-east-1" or not k[2])
+             and (not bearer_only or k[0] in BEARER_KINDS)]
+    sessions = {} if bearer_only else None
     knames = [k[0] for k in kinds]
     kweights = [k[1] for k in kinds]
     getrandbits = rng.getrandbits
@@ -494,8 +523,8 @@ def gen_file(job):
         if i in rel_slots:
             kind = rng.choices(knames, kweights)[0]
             rel_by_kind[kind] = rel_by_kind.get(kind, 0) + 1
-            when = datetime.strptime(t, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-            r = make_relevant(kind, rng, acct, region, actors, when)
+            when = start + timedelta(seconds=offsets[i])     # the time `t` names
+            r = make_relevant(kind, rng, acct, region, actors, when, sessions)
             append(json.dumps(r, separators=(",", ":"), ensure_ascii=False))
             continue
         if run_left > 0:
@@ -553,20 +582,33 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--datasets", default=os.environ.get("KEYTRAIL_DATASETS", DEFAULT_DATASETS),
                     help=f"real CloudTrail datasets (default {DEFAULT_DATASETS})")
+    ap.add_argument("--relevant-rate", default=DEFAULT_RATE,
+                    help="fraction of Bedrock-relevant events, 0 to 1 (default 0.005; 1 = every event)")
+    ap.add_argument("--relevant-mix", choices=MIXES, default="all",
+                    help="kinds of relevant events: all (default), or bearer (only bearer-token calls)")
     ap.add_argument("--force", action="store_true", help="regenerate even if MANIFEST.json matches")
     args = ap.parse_args()
     if args.events < 1:
         ap.error("--events must be >= 1")
+    try:
+        rate = Fraction(args.relevant_rate)
+    except (ValueError, ZeroDivisionError):
+        ap.error(f"--relevant-rate {args.relevant_rate!r}: not a number")
+    if not 0 <= rate <= 1:
+        ap.error(f"--relevant-rate {args.relevant_rate}: must be between 0 and 1")
 
     out = Path(args.out)
     manifest_path = out / "MANIFEST.json"
-    params = {"generator_version": GENERATOR_VERSION, "seed": args.seed, "events": args.events}
+    params = {"generator_version": GENERATOR_VERSION, "seed": args.seed, "events": args.events,
+              "relevant_rate": str(rate), "relevant_mix": args.relevant_mix}
+    # manifests written before these parameters existed were made with the defaults
+    defaults = {"relevant_rate": str(Fraction(DEFAULT_RATE)), "relevant_mix": "all"}
     if manifest_path.exists() and not args.force:
         try:
             m = json.loads(manifest_path.read_text())
         except (OSError, ValueError):
             m = {}
-        if all(m.get(k) == v for k, v in params.items()):
+        if all(m.get(k, defaults.get(k)) == v for k, v in params.items()):
             on_disk = sum(1 for _ in (out / "AWSLogs").rglob("*.json.gz")) \
                 if (out / "AWSLogs").is_dir() else 0
             if on_disk == m.get("files"):
@@ -585,14 +627,15 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     pool_all, pool_regional, n_real, n_excluded = build_background(Path(args.datasets))
-    files, n_rel = plan(args.seed, args.events)
+    files, n_rel = plan(args.seed, args.events, rate)
     iprng = random.Random(f"keytrail-bench-ips/{args.seed}")
     ips = [f"{p}.{iprng.randrange(1, 255)}" for p in
            iprng.choices(["192.0.2", "198.51.100", "203.0.113"], k=1500)] + \
         [f"10.{iprng.randrange(256)}.{iprng.randrange(256)}.{iprng.randrange(1, 255)}"
          for _ in range(500)]
     state = {"seed": args.seed, "out": str(out), "pool_all": pool_all,
-             "pool_regional": pool_regional, "ips": ips, "actors": make_actors(args.seed)}
+             "pool_regional": pool_regional, "ips": ips, "actors": make_actors(args.seed),
+             "mix": args.relevant_mix}
     print(f"gen_corpus: {args.events} events ({n_rel} Bedrock-relevant) in {len(files)} files "
           f"-> {out}  [{n_real} real records, {n_excluded} Bedrock-relevant ones excluded, "
           f"{len(pool_all)} background templates, {args.workers} workers]", flush=True)

@@ -6,8 +6,9 @@
 //!
 //! `cargo bench --bench lookup` (or the built binary; `KEYTRAIL_BIN` names the keytrail to
 //! run, default the one cargo built). The corpus is
-//! `$KEYTRAIL_BENCH_DIR` (default `$HOME/.cache/keytrail/bench-corpus`, made by
-//! `benches/gen_corpus.py`; its `MANIFEST.json` names the regions). Exit status: 0 when the
+//! `$KEYTRAIL_BENCH_DIR` (default `$HOME/.cache/keytrail/bench-corpus/sparse-1m`, the sparse
+//! corpus `benches/run.sh` makes with `benches/gen_corpus.py`; its `MANIFEST.json` names the
+//! regions). Exit status: 0 when the
 //! rate limit held and the rows agree, 1 when not, 2 when the benchmark could not run.
 
 #[path = "../tests/it/common/mod.rs"]
@@ -127,12 +128,12 @@ fn keytrail_exe() -> PathBuf {
         .unwrap_or_else(common::keytrail_exe)
 }
 
-/// `$KEYTRAIL_BENCH_DIR`, or `$HOME/.cache/keytrail/bench-corpus`.
+/// `$KEYTRAIL_BENCH_DIR`, or `$HOME/.cache/keytrail/bench-corpus/sparse-1m`.
 fn corpus_dir() -> Result<PathBuf> {
     let dir = match std::env::var_os("KEYTRAIL_BENCH_DIR") {
         Some(d) => PathBuf::from(d),
         None => PathBuf::from(std::env::var_os("HOME").context("HOME is not set")?)
-            .join(".cache/keytrail/bench-corpus"),
+            .join(".cache/keytrail/bench-corpus/sparse-1m"),
     };
     if !dir.join("AWSLogs").is_dir() {
         bail!(

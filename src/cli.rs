@@ -25,6 +25,9 @@ pub const VERSION: &str = concat!(
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Show the AWS SDK's own error text with each AWS error (for bug reports).
+    #[arg(short = 'v', long = "verbose", global = true)]
+    pub verbose: bool,
 }
 
 /// The exit codes, shown in `--help`.
@@ -213,7 +216,7 @@ pub struct AwsArgs {
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
     /// Region for API calls (default: from the profile or AWS_REGION; S3 follows the bucket).
-    #[arg(long, value_name = "REGION")]
+    #[arg(long, value_name = "REGION", value_parser = crate::aws::regions::parse_region)]
     pub region: Option<String>,
     /// Assume this role first (cross-account audit roles).
     #[arg(long, value_name = "ARN")]
@@ -235,11 +238,14 @@ pub struct AwsArgs {
     #[arg(long, value_delimiter = ',', value_name = "ID,...")]
     pub accounts: Vec<String>,
     /// Only these regions (S3 layout pruning and `lookup:all`), comma-separated.
-    #[arg(long, value_delimiter = ',', value_name = "REGION,...")]
+    #[arg(long, value_delimiter = ',', value_name = "REGION,...", value_parser = crate::aws::regions::parse_region)]
     pub regions: Vec<String>,
     /// S3 objects fetched at once.
     #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
+    /// Show the AWS SDK's own error text with each AWS error (`-v` anywhere on the line).
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]
@@ -600,6 +606,9 @@ pub struct RunArgs {
     /// a damaged state is kept aside and a new one started.
     #[arg(long)]
     pub init: bool,
+    /// Show the AWS SDK's own error text with each AWS error (`-v` anywhere on the line).
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,14 +1,18 @@
 //! AWS access shared by the cloud sources and `doctor`: configuration and credentials
-//! (as the AWS CLI resolves them), error messages that say what to do, and rate limiting.
+//! (as the AWS CLI resolves them), calls with retries and status lines (`call`), error
+//! messages that say what to do, the known regions, and rate limiting.
 
+pub mod call;
 pub mod config;
+pub mod credentials;
 pub mod errors;
 pub mod ratelimit;
+pub mod regions;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use config::{AwsContext, load_context};
+pub use config::{AwsContext, Status, load_context};
 
 /// Counts AWS API calls across tasks (shown in the summary).
 #[derive(Debug, Default, Clone)]

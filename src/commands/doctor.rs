@@ -9,7 +9,8 @@ use anyhow::{Context, Result};
 use aws_sdk_s3::config::ProvideCredentials;
 
 use super::{Outcome, runtime, screen};
-use crate::aws::errors::{AwsCallError, CallSite, classify};
+use crate::aws::call::{Call, Tally, send};
+use crate::aws::errors::CallSite;
 use crate::aws::{AwsContext, load_context};
 use crate::cli::DoctorArgs;
 use crate::output::layout::{Cell, Grid};
@@ -134,7 +135,7 @@ async fn credentials_check(ctx: &AwsContext) -> Check {
                 match &e {
                     aws_credential_types::provider::error::CredentialsError::CredentialsNotLoaded(_) =>
                         "no provider in the chain (environment, profile, web identity, container, instance) had any".to_string(),
-                    other => crate::aws::errors::first_line(&other.to_string()),
+                    other => crate::aws::errors::credentials_cause(other),
                 }
             )),
         },
@@ -166,21 +167,26 @@ fn credential_origin() -> String {
 
 /// STS GetCallerIdentity: the account and principal the calls run as.
 async fn identity_check(ctx: &AwsContext) -> Check {
-    ctx.calls.add();
-    let result = match ctx.sts().get_caller_identity().send().await {
+    let call = Call {
+        site: CallSite {
+            permission: "sts:GetCallerIdentity",
+            resource: "STS".into(),
+        },
+        endpoint: ctx.sts_endpoint(),
+        label: "identity".into(),
+    };
+    let sts = ctx.sts();
+    let result = match send(ctx, &call, &mut Tally::default(), || {
+        sts.get_caller_identity().send()
+    })
+    .await
+    {
         Ok(id) => Ok(format!(
             "account {}, {}",
             id.account().unwrap_or("?"),
             id.arn().unwrap_or("?")
         )),
-        Err(e) => Err(classify(
-            &e,
-            CallSite {
-                permission: "sts:GetCallerIdentity",
-                resource: "STS".into(),
-            },
-        )
-        .to_string()),
+        Err(e) => Err(e.message(ctx.verbose)),
     };
     Check {
         what: "identity".into(),
@@ -192,31 +198,43 @@ async fn identity_check(ctx: &AwsContext) -> Check {
 /// ListBucket on the prefix and GetObject (first byte) on one log object under it.
 async fn bucket_checks(ctx: &AwsContext, url: &S3Url) -> Vec<Check> {
     let target = format!("s3://{}/{}", url.bucket, url.prefix);
-    let site = |p: &'static str, r: String| CallSite {
-        permission: p,
-        resource: r,
-    };
-    let client = crate::sources::s3::bucket_client(ctx, &url.bucket).await;
-    let region = client.config().region().map(|r| r.to_string());
-    ctx.calls.add();
-    let listed = client
-        .list_objects_v2()
-        .bucket(&url.bucket)
-        .prefix(&url.prefix)
-        .max_keys(1000)
-        .send()
-        .await;
-    let page = match listed {
-        Ok(p) => p,
+    let bucket = match crate::sources::s3::bucket_client(ctx, &url.bucket).await {
+        Ok(b) => b,
         Err(e) => {
-            let err: AwsCallError = classify(
-                &e,
-                site("s3:ListBucket", format!("arn:aws:s3:::{}", url.bucket)),
-            );
             return vec![Check {
                 what: "s3:ListBucket".into(),
                 target,
-                result: Err(err.to_string()),
+                result: Err(e.message(ctx.verbose)),
+            }];
+        }
+    };
+    let client = &bucket.client;
+    let region = client.config().region().map(|r| r.to_string());
+    let call = |p: &'static str, r: String| Call {
+        site: CallSite {
+            permission: p,
+            resource: r,
+        },
+        endpoint: bucket.endpoint.clone(),
+        label: target.clone(),
+    };
+    let list = client
+        .list_objects_v2()
+        .bucket(&url.bucket)
+        .prefix(&url.prefix)
+        .max_keys(1000);
+    let list_call = call("s3:ListBucket", format!("arn:aws:s3:::{}", url.bucket));
+    let page = match send(ctx, &list_call, &mut Tally::default(), || {
+        list.clone().send()
+    })
+    .await
+    {
+        Ok(p) => p,
+        Err(e) => {
+            return vec![Check {
+                what: "s3:ListBucket".into(),
+                target,
+                result: Err(e.message(ctx.verbose)),
             }];
         }
     };
@@ -236,10 +254,11 @@ async fn bucket_checks(ctx: &AwsContext, url: &S3Url) -> Vec<Check> {
     let get = match sample {
         None => Err("no log object in the first 1000 keys under the prefix to test GetObject with: check the prefix (it should contain AWSLogs/)".to_string()),
         Some(key) => {
-            ctx.calls.add();
-            match client.get_object().bucket(&url.bucket).key(key).range("bytes=0-0").send().await {
+            let get = client.get_object().bucket(&url.bucket).key(key).range("bytes=0-0");
+            let get_call = call("s3:GetObject", format!("arn:aws:s3:::{}/{key}", url.bucket));
+            match send(ctx, &get_call, &mut Tally::default(), || get.clone().send()).await {
                 Ok(_) => Ok(format!("read s3://{}/{key}", url.bucket)),
-                Err(e) => Err(classify(&e, site("s3:GetObject", format!("arn:aws:s3:::{}/{key}", url.bucket))).to_string()),
+                Err(e) => Err(e.message(ctx.verbose)),
             }
         }
     };
@@ -259,23 +278,18 @@ async fn lookup_checks(ctx: &AwsContext, regions: &Regions) -> Vec<Check> {
     };
     let mut out = Vec::new();
     for r in regions {
-        ctx.calls.add();
-        let result = match ctx
-            .cloudtrail(&r)
-            .lookup_events()
-            .max_results(1)
-            .send()
-            .await
-        {
+        let call = Call {
+            site: CallSite {
+                permission: "cloudtrail:LookupEvents",
+                resource: format!("CloudTrail in {r}"),
+            },
+            endpoint: ctx.cloudtrail_endpoint(&r),
+            label: format!("lookup:{r}"),
+        };
+        let req = ctx.cloudtrail(&r).lookup_events().max_results(1);
+        let result = match send(ctx, &call, &mut Tally::default(), || req.clone().send()).await {
             Ok(p) => Ok(format!("{} event(s) returned", p.events().len())),
-            Err(e) => Err(classify(
-                &e,
-                CallSite {
-                    permission: "cloudtrail:LookupEvents",
-                    resource: format!("CloudTrail in {r}"),
-                },
-            )
-            .to_string()),
+            Err(e) => Err(e.message(ctx.verbose)),
         };
         out.push(Check {
             what: "cloudtrail:LookupEvents".into(),

@@ -238,7 +238,15 @@ pub fn load_with(
             }
         };
         runtime()?.block_on(async {
-            let ctx = aws::load_context(&a.aws).await;
+            let mut ctx = aws::load_context(&a.aws).await;
+            if let Some(b) = &bar {
+                // Ticking on while keytrail waits (retries, rate limits); status lines above it.
+                b.enable_steady_tick(std::time::Duration::from_millis(250));
+                let b = b.clone();
+                ctx.status = aws::Status::new(move |line| {
+                    b.suspend(|| eprintln!("keytrail: {line}"));
+                });
+            }
             read_cloud(&ctx, &specs, plan, opts, &mut asm, &tick).await;
         });
         if let Some(b) = bar {

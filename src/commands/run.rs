@@ -16,6 +16,7 @@ pub fn run(a: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outc
     if let Some(s) = &a.state {
         cfg.state = s.clone();
     }
+    cfg.aws.verbose = a.verbose;
     let mode = job::RunMode {
         dry_run: a.dry_run,
         init: a.init,

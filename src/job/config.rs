@@ -126,6 +126,9 @@ pub struct AwsSettings {
     #[serde(default)]
     pub regions: Vec<String>,
     pub concurrency: Option<u16>,
+    /// `-v` on the command line, not a setting: the AWS SDK's error text in messages.
+    #[serde(skip)]
+    pub verbose: bool,
 }
 
 impl AwsSettings {
@@ -142,6 +145,7 @@ impl AwsSettings {
             accounts: self.accounts.clone(),
             regions: self.regions.clone(),
             concurrency: self.concurrency.unwrap_or(16).max(1),
+            verbose: self.verbose,
         }
     }
 }

@@ -4,9 +4,8 @@
 //! in every region, and the key and IAM-user events by name in us-east-1, where IAM's global
 //! events land. Calls stay under the API's 2 per second per account and region (a token
 //! bucket per region) and back off on ThrottlingException. Each page's `CloudTrailEvent`
-//! strings go through the same pipeline as log files.
-
-use std::time::Duration;
+//! strings go through the same pipeline as log files. Region names are checked against the
+//! known regions before any call; calls are retried by `aws::call` (transient failures only).
 
 use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput;
@@ -15,16 +14,17 @@ use aws_smithy_types::DateTime as AwsTime;
 use futures::StreamExt;
 
 use crate::aws::AwsContext;
-use crate::aws::errors::{AwsCallError, CallSite, ErrorKind, classify};
+use crate::aws::call::{Call, Tally, send};
+use crate::aws::errors::{AwsCallError, CallSite, ErrorKind};
 use crate::aws::ratelimit::{LOOKUP_CALLS_PER_SECOND, RateLimiter};
+pub use crate::aws::regions::ALL_REGIONS;
+use crate::aws::regions::{OPT_IN_REGIONS, check as check_region};
 use crate::pipeline::{IngestOptions, InputOutcome, RecordFeed, SourceCounts};
 
 /// LookupEvents returns at most 50 events a call.
 pub const MAX_RESULTS: i32 = 50;
 /// LookupEvents keeps 90 days of events.
 pub const RETENTION_DAYS: i64 = 90;
-/// Attempts per call on throttling, 5xx or connection errors.
-const MAX_ATTEMPTS: u32 = 8;
 /// Regions read at once (each has its own rate limit).
 const REGION_CONCURRENCY: usize = 8;
 /// Where IAM (global) events are delivered.
@@ -52,63 +52,6 @@ pub const IAM_EVENT_NAMES: &[&str] = &[
     "AttachGroupPolicy",
     "SearchAgreements",
     "AcceptAgreementRequest",
-];
-
-/// The commercial regions `lookup:all` reads (the AWS region list as of 2026-11).
-pub const ALL_REGIONS: &[&str] = &[
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-    "ca-central-1",
-    "ca-west-1",
-    "mx-central-1",
-    "sa-east-1",
-    "eu-central-1",
-    "eu-central-2",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "eu-north-1",
-    "eu-south-1",
-    "eu-south-2",
-    "il-central-1",
-    "me-south-1",
-    "me-central-1",
-    "af-south-1",
-    "ap-east-1",
-    "ap-east-2",
-    "ap-south-1",
-    "ap-south-2",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-southeast-3",
-    "ap-southeast-4",
-    "ap-southeast-5",
-    "ap-southeast-7",
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-];
-
-/// Regions an account must enable before use: failures there are expected, not errors.
-const OPT_IN_REGIONS: &[&str] = &[
-    "ca-west-1",
-    "mx-central-1",
-    "eu-central-2",
-    "eu-south-1",
-    "eu-south-2",
-    "il-central-1",
-    "me-south-1",
-    "me-central-1",
-    "af-south-1",
-    "ap-east-1",
-    "ap-east-2",
-    "ap-south-2",
-    "ap-southeast-3",
-    "ap-southeast-4",
-    "ap-southeast-5",
-    "ap-southeast-7",
 ];
 
 /// Which events to ask LookupEvents for.
@@ -148,10 +91,11 @@ impl Regions {
                 "lookup: needs regions, e.g. lookup:us-east-1,eu-west-1 or lookup:all".into(),
             );
         }
-        if let Some(bad) = list.iter().find(|r| !is_region_name(r)) {
-            return Err(format!("lookup:{spec}: {bad:?} is not a region name"));
+        let mut checked = Vec::with_capacity(list.len());
+        for r in &list {
+            checked.push(check_region(r).map_err(|e| format!("lookup:{spec}: {e}"))?);
         }
-        Ok(Regions::List(list))
+        Ok(Regions::List(checked))
     }
 
     /// The regions to read; `all` is the built-in list narrowed by `--regions`.
@@ -165,14 +109,6 @@ impl Regions {
                 .collect(),
         }
     }
-}
-
-/// True for strings shaped like region names (`us-east-1`, `eu-central-2`, `us-gov-west-1`).
-fn is_region_name(s: &str) -> bool {
-    s.contains('-')
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && s.bytes().last().is_some_and(|b| b.is_ascii_digit())
 }
 
 /// The (attribute, value) queries to run in one region.
@@ -371,7 +307,7 @@ async fn read_region(
                     ),
                 );
             }
-            feed.fail(e.to_string());
+            feed.fail(e.message(ctx.verbose));
             outcomes.push(feed.finish());
             return (outcomes, stats.report(region));
         }
@@ -445,7 +381,8 @@ async fn page_through(
     }
 }
 
-/// One LookupEvents call through the rate limiter, retried with backoff when transient.
+/// One LookupEvents call through the rate limiter (every attempt takes a token), retried
+/// with backoff when transient.
 async fn call(
     req: aws_sdk_cloudtrail::operation::lookup_events::builders::LookupEventsFluentBuilder,
     region: &str,
@@ -453,33 +390,26 @@ async fn call(
     ctx: &AwsContext,
     stats: &mut RegionStats,
 ) -> Result<LookupEventsOutput, AwsCallError> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        limiter.acquire(region).await;
-        ctx.calls.add();
-        stats.calls += 1;
-        let err = match req.clone().send().await {
-            Ok(page) => return Ok(page),
-            Err(e) => classify(
-                &e,
-                CallSite {
-                    permission: "cloudtrail:LookupEvents",
-                    resource: format!("CloudTrail in {region}"),
-                },
-            ),
-        };
-        if !err.is_transient() || attempt >= MAX_ATTEMPTS {
-            return Err(err);
+    let call = Call {
+        site: CallSite {
+            permission: "cloudtrail:LookupEvents",
+            resource: format!("CloudTrail in {region}"),
+        },
+        endpoint: ctx.cloudtrail_endpoint(region),
+        label: format!("lookup:{region}"),
+    };
+    let mut tally = Tally::default();
+    let result = send(ctx, &call, &mut tally, || {
+        let req = req.clone();
+        async move {
+            limiter.acquire(region).await;
+            req.send().await
         }
-        let delay = backoff(attempt);
-        if err.kind == ErrorKind::Throttled {
-            stats.throttled += 1;
-            limiter.penalize(region, delay);
-        } else {
-            tokio::time::sleep(delay).await;
-        }
-    }
+    })
+    .await;
+    stats.calls += tally.attempts;
+    stats.throttled += tally.throttled;
+    result
 }
 
 /// Micros since the epoch as the SDK's time type.
@@ -488,11 +418,6 @@ fn aws_time(micros: i64) -> AwsTime {
         micros.div_euclid(1_000_000),
         (micros.rem_euclid(1_000_000) * 1000) as u32,
     )
-}
-
-/// Exponential backoff: 1 s, 2 s, 4 s, ... capped at 20 s.
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis((1000u64 << attempt.saturating_sub(1).min(5)).min(20_000))
 }
 
 #[cfg(test)]
@@ -539,9 +464,12 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_and_is_capped() {
-        assert_eq!(backoff(1), Duration::from_secs(1));
-        assert_eq!(backoff(3), Duration::from_secs(4));
-        assert_eq!(backoff(9), Duration::from_secs(20));
+    fn unknown_regions_are_refused_with_the_closest_names() {
+        let e = Regions::parse("us-east-1,us-east-9").unwrap_err();
+        assert!(
+            e.starts_with("lookup:us-east-1,us-east-9: unknown region \"us-east-9\""),
+            "{e}"
+        );
+        assert!(e.contains("did you mean us-east-1 or us-east-2"), "{e}");
     }
 }

@@ -3,10 +3,12 @@
 //! and the real SIEM receivers (`common::real`) installed by `.ci/receivers.sh`.
 
 mod aws_auth;
+mod aws_errors;
 mod bad_inputs;
 mod cli;
 mod common;
 mod datasets;
+mod deploy;
 mod engine;
 mod forensics;
 mod hostile_inputs;

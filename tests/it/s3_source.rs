@@ -51,7 +51,7 @@ async fn s3_bucket_gives_the_same_findings_and_rows_as_the_local_files() {
     // Digests live under CloudTrail-Digest/, which the S3 source never lists.
     assert_eq!(rs["digest_files_skipped"], 0);
     assert!(s3.listed_prefixes().iter().all(|p| !p.contains("Digest")));
-    assert!(rs["api_calls"].as_u64().unwrap() >= 11 + 1, "{rs}");
+    assert!(rs["api_calls"].as_u64().unwrap() > 11, "{rs}");
 
     let remote = run(&s3, &["events", "s3://trail-bucket", "--format", "ndjson"]).await;
     let local = keytrail(&["events", "sample-logs/AWSLogs", "--format", "ndjson"]);

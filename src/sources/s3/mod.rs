@@ -6,6 +6,9 @@
 //! An object of up to [`WHOLE_BODY_MAX`] bytes (CloudTrail's usually are) is downloaded
 //! whole and then inflated and scanned on the compute pool, like a local file; a larger one
 //! is inflated as it streams, on a blocking thread of its own.
+//!
+//! Every call goes through `aws::call` (retries of transient failures only, status lines
+//! while waiting); a bucket whose endpoint or credentials fail is reported once, as one line.
 
 pub mod layout;
 
@@ -21,7 +24,8 @@ use tokio::sync::mpsc;
 use tokio_util::io::SyncIoBridge;
 
 use crate::aws::AwsContext;
-use crate::aws::errors::{AwsCallError, CallSite, classify};
+use crate::aws::call::{Call, Tally, send};
+use crate::aws::errors::{AwsCallError, CallSite, Endpoint};
 use crate::pipeline::{IngestOptions, InputOutcome, SourceCounts, read_stream};
 use crate::sources::local::{decode, is_digest_name, is_log_name};
 use crate::sources::shard::Shard;
@@ -30,7 +34,7 @@ use layout::{
 };
 
 /// Attempts per object when the body stream breaks mid-way (request errors are retried by
-/// the SDK itself).
+/// `aws::call`).
 const BODY_ATTEMPTS: u32 = 3;
 /// Prefix listings run at once while discovering objects.
 const LIST_CONCURRENCY: usize = 4;
@@ -58,6 +62,28 @@ enum Listed {
 /// Decides which listed objects to fetch (the scheduled job skips processed ones).
 pub type ObjectFilter = Arc<dyn Fn(&ObjectRef) -> bool + Send + Sync>;
 
+/// A bucket's client for its own region, and where its calls go.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    pub client: Client,
+    pub name: String,
+    pub endpoint: Endpoint,
+}
+
+impl Bucket {
+    /// A call on this bucket, for messages and status lines.
+    fn call(&self, permission: &'static str, resource: String, label: String) -> Call {
+        Call {
+            site: CallSite {
+                permission,
+                resource,
+            },
+            endpoint: self.endpoint.clone(),
+            label,
+        }
+    }
+}
+
 /// Reads every log object under `url` that can hold events in the window, calling `sink`
 /// with each object's outcome as it finishes; returns what the source counted.
 pub async fn read(
@@ -68,16 +94,25 @@ pub async fn read(
     sink: &mut (dyn FnMut(InputOutcome) + Send),
 ) -> SourceCounts {
     let mut counts = SourceCounts::default();
-    let client = bucket_client(ctx, &url.bucket).await;
+    let bucket = match bucket_client(ctx, &url.bucket).await {
+        Ok(b) => b,
+        Err(e) => {
+            sink(InputOutcome::unavailable(
+                url.key_url(&url.prefix),
+                e.message(ctx.verbose),
+            ));
+            return counts;
+        }
+    };
     let (tx, rx) = mpsc::channel::<Listed>(1024);
     let lister = {
-        let (client, url, ctx, opts) = (client.clone(), url.clone(), ctx.clone(), opts.clone());
-        tokio::spawn(async move { list_all(&client, &url, &ctx, &opts, tx).await })
+        let (bucket, url, ctx, opts) = (bucket.clone(), url.clone(), ctx.clone(), opts.clone());
+        tokio::spawn(async move { list_all(&bucket, &url, &ctx, &opts, tx).await })
     };
     let opts = Arc::new(opts.clone());
     let listed =
         futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
-    let (client_ref, opts_ref) = (&client, &opts);
+    let (bucket_ref, opts_ref) = (&bucket, &opts);
     let mut fetches = Box::pin(
         listed
             .filter_map(|item| {
@@ -96,7 +131,7 @@ pub async fn read(
                 async move {
                     match item {
                         Listed::Failed(name, reason) => InputOutcome::unavailable(name, reason),
-                        Listed::Object(o) => fetch(ctx, client_ref, url, &o.key, opts).await,
+                        Listed::Object(o) => fetch(ctx, bucket_ref, url, &o.key, opts).await,
                         Listed::OtherShard => {
                             unreachable!("objects of other shards are filtered out above")
                         }
@@ -140,37 +175,57 @@ fn admit(
 }
 
 /// A client for the bucket's own region (HeadBucket tells it, even in an error answer), so
-/// a bucket in another region than the configured one still works. Other HeadBucket errors
-/// are left to the listing, whose answers carry an error code to explain.
-pub async fn bucket_client(ctx: &AwsContext, bucket: &str) -> Client {
-    let client = ctx.s3(None);
-    ctx.calls.add();
-    let region = match client.head_bucket().bucket(bucket).send().await {
-        Ok(out) => out.bucket_region().map(str::to_string),
-        Err(e) => e
-            .raw_response()
-            .and_then(|r| r.headers().get("x-amz-bucket-region"))
-            .map(str::to_string),
+/// a bucket in another region than the configured one still works. An endpoint that cannot
+/// be reached and credentials that cannot be had end the bucket here; other HeadBucket
+/// errors (HEAD answers carry no error code) are left to the listing, which explains them.
+pub async fn bucket_client(ctx: &AwsContext, bucket: &str) -> Result<Bucket, AwsCallError> {
+    let here = Bucket {
+        client: ctx.s3(None),
+        name: bucket.to_string(),
+        endpoint: ctx.s3_endpoint(ctx.region()),
     };
-    match region {
-        Some(r) if r != ctx.region() => ctx.s3(Some(&r)),
-        _ => client,
-    }
+    let call = here.call(
+        "s3:ListBucket",
+        format!("arn:aws:s3:::{bucket}"),
+        format!("s3://{bucket}"),
+    );
+    let head = send(ctx, &call, &mut Tally::default(), || {
+        here.client.head_bucket().bucket(bucket).send()
+    })
+    .await;
+    let region = match head {
+        Ok(out) => out.bucket_region().map(str::to_string),
+        Err(e) if e.endpoint_down() || e.credentials_down() || e.is_transient() => {
+            return Err(e);
+        }
+        Err(e) => e.bucket_region,
+    };
+    Ok(match region {
+        Some(r) if r != ctx.region() => Bucket {
+            client: ctx.s3(Some(&r)),
+            endpoint: ctx.s3_endpoint(&r),
+            name: bucket.to_string(),
+        },
+        _ => here,
+    })
 }
 
 /// Lists every object under the prefixes the layout and flags allow, into `tx`.
 async fn list_all(
-    client: &Client,
+    bucket: &Bucket,
     url: &S3Url,
     ctx: &AwsContext,
     opts: &IngestOptions,
     tx: mpsc::Sender<Listed>,
 ) {
-    let leaves = match leaf_prefixes(client, url, ctx, opts).await {
+    let leaves = match leaf_prefixes(bucket, url, ctx, opts).await {
         Ok(l) => l,
         Err(e) => {
             let _ = tx
-                .send(Listed::Failed(url.key_url(&url.prefix), e.to_string()))
+                .send(Listed::Failed(
+                    url.key_url(&url.prefix),
+                    e.message(ctx.verbose),
+                ))
                 .await;
             return;
         }
@@ -179,11 +234,9 @@ async fn list_all(
         .for_each_concurrent(LIST_CONCURRENCY, |prefix| {
             let tx = tx.clone();
             async move {
-                if let Err(e) =
-                    list_objects(client, ctx, &url.bucket, &prefix, opts.shard, &tx).await
-                {
+                if let Err(e) = list_objects(bucket, ctx, &prefix, opts.shard, &tx).await {
                     let _ = tx
-                        .send(Listed::Failed(url.key_url(&prefix), e.to_string()))
+                        .send(Listed::Failed(url.key_url(&prefix), e.message(ctx.verbose)))
                         .await;
                 }
             }
@@ -194,7 +247,7 @@ async fn list_all(
 /// The prefixes to list in full: one per account, region and day in the window, or the
 /// user's prefix itself when it is not a CloudTrail layout.
 async fn leaf_prefixes(
-    client: &Client,
+    bucket: &Bucket,
     url: &S3Url,
     ctx: &AwsContext,
     opts: &IngestOptions,
@@ -209,21 +262,21 @@ async fn leaf_prefixes(
         Some(p) if is_org_id(p) => match parts.get(1) {
             Some(a) => accounts.push(format!("{root}{p}/{a}/")),
             None => {
-                for a in list_dirs(client, ctx, &url.bucket, &format!("{root}{p}/")).await? {
+                for a in list_dirs(bucket, ctx, &format!("{root}{p}/")).await? {
                     accounts.push(format!("{root}{p}/{a}/"));
                 }
             }
         },
         Some(a) => accounts.push(format!("{root}{a}/")),
         None => {
-            let top = list_dirs(client, ctx, &url.bucket, &root).await?;
+            let top = list_dirs(bucket, ctx, &root).await?;
             if top.is_empty() {
                 // No CloudTrail layout under the prefix: read every log object in it.
                 return Ok(vec![url.prefix.clone()]);
             }
             for d in top {
                 if is_org_id(&d) {
-                    for a in list_dirs(client, ctx, &url.bucket, &format!("{root}{d}/")).await? {
+                    for a in list_dirs(bucket, ctx, &format!("{root}{d}/")).await? {
                         accounts.push(format!("{root}{d}/{a}/"));
                     }
                 } else if is_account_id(&d) {
@@ -248,7 +301,7 @@ async fn leaf_prefixes(
         let regions: Vec<String> = match below.get(1) {
             Some(r) => vec![r.clone()],
             None if !ctx.regions.is_empty() => ctx.regions.clone(),
-            None => list_dirs(client, ctx, &url.bucket, &service).await?,
+            None => list_dirs(bucket, ctx, &service).await?,
         };
         for r in regions {
             if !ctx.regions.is_empty() && !ctx.regions.contains(&r) {
@@ -278,23 +331,26 @@ async fn leaf_prefixes(
 /// One ListObjectsV2 page under `prefix` (folders only with a delimiter), and the token of
 /// the next page when there is one.
 async fn list_page(
-    client: &Client,
+    bucket: &Bucket,
     ctx: &AwsContext,
-    bucket: &str,
     prefix: &str,
     delimiter: Option<&str>,
     token: Option<String>,
 ) -> Result<(ListObjectsV2Output, Option<String>), AwsCallError> {
-    ctx.calls.add();
-    let page = client
+    let site = list_site(&bucket.name);
+    let call = bucket.call(
+        site.permission,
+        site.resource,
+        format!("s3://{}/{prefix}", bucket.name),
+    );
+    let req = bucket
+        .client
         .list_objects_v2()
-        .bucket(bucket)
+        .bucket(&bucket.name)
         .prefix(prefix)
         .set_delimiter(delimiter.map(str::to_string))
-        .set_continuation_token(token)
-        .send()
-        .await
-        .map_err(|e| classify(&e, list_site(bucket)))?;
+        .set_continuation_token(token);
+    let page = send(ctx, &call, &mut Tally::default(), || req.clone().send()).await?;
     let next = match page.next_continuation_token() {
         Some(t) if page.is_truncated() == Some(true) => Some(t.to_string()),
         _ => None,
@@ -304,15 +360,14 @@ async fn list_page(
 
 /// The names of the folders directly under `prefix` (ListObjectsV2 with a delimiter).
 async fn list_dirs(
-    client: &Client,
+    bucket: &Bucket,
     ctx: &AwsContext,
-    bucket: &str,
     prefix: &str,
 ) -> Result<Vec<String>, AwsCallError> {
     let mut out = Vec::new();
     let mut token = None;
     loop {
-        let (page, next) = list_page(client, ctx, bucket, prefix, Some("/"), token).await?;
+        let (page, next) = list_page(bucket, ctx, prefix, Some("/"), token).await?;
         for p in page.common_prefixes().iter().filter_map(|cp| cp.prefix()) {
             let name = p[prefix.len().min(p.len())..].trim_end_matches('/');
             if !name.is_empty() {
@@ -330,9 +385,8 @@ async fn list_dirs(
 /// (a day folder) is listed whole first, so the shard sees the day's size (a hot day is
 /// split by hour), then only this shard's objects are sent.
 async fn list_objects(
-    client: &Client,
+    bucket: &Bucket,
     ctx: &AwsContext,
-    bucket: &str,
     prefix: &str,
     shard: Option<Shard>,
     tx: &mpsc::Sender<Listed>,
@@ -340,7 +394,7 @@ async fn list_objects(
     let mut token = None;
     let mut held: Vec<ObjectRef> = Vec::new();
     loop {
-        let (page, next) = list_page(client, ctx, bucket, prefix, None, token).await?;
+        let (page, next) = list_page(bucket, ctx, prefix, None, token).await?;
         for o in page.contents() {
             if let Some(key) = o.key() {
                 let obj = ObjectRef {
@@ -389,29 +443,24 @@ fn list_site(bucket: &str) -> CallSite {
 /// again (the partial result is dropped), a corrupt object is reported as it is.
 async fn fetch(
     ctx: &AwsContext,
-    client: &Client,
+    bucket: &Bucket,
     url: &S3Url,
     key: &str,
     opts: Arc<IngestOptions>,
 ) -> InputOutcome {
     let name = url.key_url(key);
-    let site = || CallSite {
-        permission: "s3:GetObject",
-        resource: format!("arn:aws:s3:::{}/{key}", url.bucket),
-    };
+    let call = bucket.call(
+        "s3:GetObject",
+        format!("arn:aws:s3:::{}/{key}", url.bucket),
+        name.clone(),
+    );
+    let req = bucket.client.get_object().bucket(&url.bucket).key(key);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        ctx.calls.add();
-        let out = match client
-            .get_object()
-            .bucket(&url.bucket)
-            .key(key)
-            .send()
-            .await
-        {
+        let out = match send(ctx, &call, &mut Tally::default(), || req.clone().send()).await {
             Ok(o) => o,
-            Err(e) => return InputOutcome::unavailable(name, classify(&e, site()).to_string()),
+            Err(e) => return InputOutcome::unavailable(name, e.message(ctx.verbose)),
         };
         if out
             .content_length()

@@ -1,7 +1,8 @@
 //! A CloudTrail LookupEvents stand-in speaking AWS JSON 1.1: both `X-Amz-Target` spellings,
 //! a SigV4 `Authorization` header required, lookup attributes, StartTime/EndTime, NextToken
 //! paging, MaxResults at most 50, and a ThrottlingException when a region is called more
-//! than twice in one second. It records every call so tests can check the rate held.
+//! than twice in one second. The first calls can be made to fail on purpose (throttling,
+//! 5xx, 4xx). It records every call so tests can check the rate held and count attempts.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -95,11 +96,20 @@ impl LookupServer {
 /// Starts the server with `events`; the first `throttle_first` calls get a
 /// ThrottlingException whatever the rate (to prove the client backs off and retries).
 pub async fn start(events: Vec<Served>, throttle_first: usize) -> LookupServer {
+    start_failing(events, vec![(400, "ThrottlingException"); throttle_first]).await
+}
+
+/// Starts the server with `events`; call number i (from 0) is answered with `failures[i]`
+/// (HTTP status and AWS error code) whatever it asks, the calls after them normally.
+pub async fn start_failing(
+    events: Vec<Served>,
+    failures: Vec<(u16, &'static str)>,
+) -> LookupServer {
     let calls: Arc<Mutex<Vec<Call>>> = Arc::default();
     let log = calls.clone();
     let mut events = events;
     events.sort_by(|a, b| b.time.total_cmp(&a.time));
-    let addr = serve(move |req| handle(&req, &events, &log, throttle_first)).await;
+    let addr = serve(move |req| handle(&req, &events, &log, &failures)).await;
     LookupServer {
         endpoint: format!("http://{addr}"),
         calls,
@@ -116,7 +126,12 @@ fn error(status: u16, kind: &str, msg: &str) -> Resp {
 }
 
 /// Answers one request.
-fn handle(req: &Req, events: &[Served], log: &Mutex<Vec<Call>>, throttle_first: usize) -> Resp {
+fn handle(
+    req: &Req,
+    events: &[Served],
+    log: &Mutex<Vec<Call>>,
+    failures: &[(u16, &'static str)],
+) -> Resp {
     let target = req
         .headers()
         .get("x-amz-target")
@@ -154,24 +169,27 @@ fn handle(req: &Req, events: &[Served], log: &Mutex<Vec<Call>>, throttle_first: 
             )
         });
     let now = Instant::now();
-    let throttled = {
+    let (throttled, forced) = {
         let mut calls = log.lock().unwrap();
         let recent = calls
             .iter()
             .filter(|c| c.region == region && now - c.at < Duration::from_secs(1))
             .count();
-        let forced = calls.len() < throttle_first;
-        let throttled = forced || recent >= 2;
+        let forced = failures.get(calls.len()).copied();
+        let throttled = recent >= 2;
         calls.push(Call {
             at: now,
             region: region.clone(),
             access_key_id: akid,
             target,
             attribute: attribute.clone(),
-            throttled: throttled && !forced,
+            throttled: throttled && forced.is_none(),
         });
-        throttled
+        (throttled, forced)
     };
+    if let Some((status, code)) = forced {
+        return error(status, code, "failure scripted by the test");
+    }
     if throttled {
         return error(400, "ThrottlingException", "Rate exceeded");
     }

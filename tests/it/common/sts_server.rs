@@ -1,5 +1,6 @@
 //! An STS stand-in (AWS query protocol, XML answers) for AssumeRole and GetCallerIdentity.
-//! It hands out fixed session credentials and records who asked for what.
+//! It hands out fixed session credentials (or, started with [`start_denying`], refuses
+//! AssumeRole as IAM does) and records who asked for what.
 
 use std::sync::{Arc, Mutex};
 
@@ -26,9 +27,20 @@ pub struct StsServer {
 
 /// Starts the server; identities are reported in `account`.
 pub async fn start(account: &'static str) -> StsServer {
+    start_with(account, false).await
+}
+
+/// Starts a server that answers every AssumeRole with 403 AccessDenied (the caller is not
+/// allowed to assume the role, or the external id is wrong).
+pub async fn start_denying(account: &'static str) -> StsServer {
+    start_with(account, true).await
+}
+
+/// Starts the server, refusing AssumeRole when `deny` is set.
+async fn start_with(account: &'static str, deny: bool) -> StsServer {
     let calls: Arc<Mutex<Vec<StsCall>>> = Arc::default();
     let log = calls.clone();
-    let addr = serve(move |req| handle(&req, account, &log)).await;
+    let addr = serve(move |req| handle(&req, account, deny, &log)).await;
     StsServer {
         endpoint: format!("http://{addr}"),
         calls,
@@ -73,7 +85,7 @@ fn unescape(s: &str) -> String {
 }
 
 /// Answers one STS request.
-fn handle(req: &Req, account: &str, log: &Mutex<Vec<StsCall>>) -> super::http::Resp {
+fn handle(req: &Req, account: &str, deny: bool, log: &Mutex<Vec<StsCall>>) -> super::http::Resp {
     let Some((akid, _, _)) = sigv4_scope(req) else {
         return respond(
             403,
@@ -91,6 +103,14 @@ fn handle(req: &Req, account: &str, log: &Mutex<Vec<StsCall>>) -> super::http::R
     });
     let ns = "https://sts.amazonaws.com/doc/2011-06-15/";
     match action.as_str() {
+        "AssumeRole" if deny => respond(
+            403,
+            "text/xml",
+            format!(
+                "<ErrorResponse xmlns=\"{ns}\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:iam::{account}:user/auditor is not authorized to perform: sts:AssumeRole on resource: {}</Message></Error><RequestId>33333333-3333-4333-8333-333333333333</RequestId></ErrorResponse>",
+                get("RoleArn").unwrap_or_default()
+            ),
+        ),
         "AssumeRole" => {
             let role = get("RoleArn").unwrap_or_default();
             let session = get("RoleSessionName").unwrap_or_default();
