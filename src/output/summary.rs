@@ -27,7 +27,7 @@ const LABELS: &[(&str, &str)] = &[
     ),
     (
         "files_ignored_by_name",
-        "files passed over by name (in directories *.json, *.ndjson, *.jsonl, *.gz, *.parquet are read, and *.log, *.txt or no extension when the content is CloudTrail)",
+        "files passed over by name (not a log file's name: README, Inputs)",
     ),
     ("records_unreadable", "records unreadable (skipped)"),
     (
@@ -175,7 +175,7 @@ mod tests {
         write_summary(&mut out, &sample(), &Screen::default()).unwrap();
         let out = String::from_utf8(out).unwrap();
         assert!(
-            out.contains("files passed over by name (in directories *.json"),
+            out.contains("files passed over by name (not a log file's name"),
             "{out}"
         );
         assert!(out.contains("digest files passed over (they hold hashes, not events)"));
