@@ -6,6 +6,7 @@ use keytrail::commands::{self, rules::LintFailed};
 use keytrail::exit;
 
 fn main() {
+    keytrail::table::store::limit_malloc_arenas();
     let cli = Cli::parse();
     // Unlocked: the progress bar draws to stderr from worker threads, so holding the lock
     // for the whole run deadlocks as soon as the bar appears (more than 20 files).

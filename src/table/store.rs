@@ -21,6 +21,18 @@ pub const MAX_FAN_IN: usize = 16;
 /// Rows per final table file (each holds many record batches).
 const FINAL_FILE_ROWS: usize = 1 << 20;
 
+/// Caps glibc's malloc at two arenas. With one arena per thread (polars' and rayon's pools),
+/// freed memory stays scattered across arenas and the resident size grows rule after rule:
+/// on 1M dense events `scan` peaked at 1,009 MB with the default and 611 MB with two arenas
+/// (8% slower), the same as reading alone. Call once, first thing in `main`.
+pub fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a tuning parameter; called before any other thread starts.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 /// How much memory the table may hold, and where spill files go.
 #[derive(Debug, Clone)]
 pub struct MemoryBudget {
