@@ -27,9 +27,17 @@ const FINAL_FILE_ROWS: usize = 1 << 20;
 /// (8% slower), the same as reading alone. Call once, first thing in `main`.
 pub fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets a tuning parameter; called before any other thread starts.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
+    {
+        // glibc's `mallopt` and `M_ARENA_MAX` (malloc.h); declared here rather than through
+        // a crate so the dependency graph (and its build) stays as it is.
+        unsafe extern "C" {
+            fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+        }
+        const M_ARENA_MAX: std::ffi::c_int = -8;
+        // SAFETY: mallopt only sets a tuning parameter; called before any other thread starts.
+        unsafe {
+            mallopt(M_ARENA_MAX, 2);
+        }
     }
 }
 
