@@ -14,7 +14,6 @@ use std::sync::LazyLock;
 use aho_corasick::AhoCorasick;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
-use simd_json::BorrowedValue as Value;
 use simd_json::prelude::*;
 
 use std::borrow::Cow;
@@ -29,7 +28,7 @@ use crate::table::EventTable;
 use crate::table::builder::ChunkBuilder;
 use crate::table::store::{MemoryBudget, Store, StoreError};
 use crate::transforms::classify::{self, CredentialServices};
-use crate::transforms::normalize::{RecordError, normalize};
+use crate::transforms::normalize::{RecordError, Value, normalize};
 
 /// Record-level messages printed per input before the rest are only counted.
 const MESSAGES_PER_INPUT: usize = 3;
@@ -284,7 +283,7 @@ pub struct RecordFeed<'o> {
     name: String,
     opts: &'o IngestOptions,
     result: InputResult,
-    scratch: Vec<u8>,
+    scratch: Scratch,
 }
 
 impl<'o> RecordFeed<'o> {
@@ -294,7 +293,7 @@ impl<'o> RecordFeed<'o> {
             name: name.into(),
             opts,
             result: InputResult::default(),
-            scratch: Vec::new(),
+            scratch: Scratch::default(),
         }
     }
 
@@ -713,7 +712,7 @@ pub fn read_stream(
     opts: &IngestOptions,
 ) -> InputOutcome {
     let mut r = InputResult::default();
-    let mut scratch = Vec::new();
+    let mut scratch = Scratch::default();
     let mut first_skip = None;
     let end = scanner::split_records(reader, &mut |piece| {
         if r.digest || r.bad.is_some() {
@@ -775,6 +774,22 @@ pub fn read_stream(
     InputOutcome::read(name.to_string(), r, false)
 }
 
+/// Memory one input's records are parsed in, reused from record to record: a copy of the
+/// record (simd-json parses in place) and the parser's buffers.
+pub struct Scratch {
+    bytes: Vec<u8>,
+    buffers: simd_json::Buffers,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch {
+            bytes: Vec::new(),
+            buffers: simd_json::Buffers::new(4096),
+        }
+    }
+}
+
 /// Handles one raw record: prefilter, parse, unwrap LookupEvents, normalize, keep or drop.
 fn on_record(
     name: &str,
@@ -782,7 +797,7 @@ fn on_record(
     framing: Framing,
     opts: &IngestOptions,
     r: &mut InputResult,
-    scratch: &mut Vec<u8>,
+    scratch: &mut Scratch,
 ) {
     let first_top = framing == Framing::TopLevel && !r.seen_top_level;
     if framing == Framing::TopLevel {
@@ -792,10 +807,11 @@ fn on_record(
         r.records += 1;
         return;
     }
-    scratch.clear();
-    scratch.extend_from_slice(raw);
-    let value = match simd_json::to_borrowed_value(scratch) {
-        Ok(v) => v,
+    let Scratch { bytes, buffers } = scratch;
+    bytes.clear();
+    bytes.extend_from_slice(raw);
+    let tape = match simd_json::to_tape_with_buffers(bytes, buffers) {
+        Ok(t) => t,
         Err(e) => {
             r.records += 1;
             r.unreadable += 1;
@@ -806,8 +822,9 @@ fn on_record(
             return;
         }
     };
+    let value = tape.as_value();
     if first_top {
-        if is_digest(&value) {
+        if is_digest(value) {
             r.digest = true;
             return;
         }
@@ -817,10 +834,10 @@ fn on_record(
             .and_then(|v| v.as_array())
         {
             // A wrapper whose array is not its first member: handle each element.
-            for item in items {
-                let text = simd_json::to_string(item).unwrap_or_default();
-                let mut buf = Vec::new();
-                on_record(name, text.as_bytes(), Framing::Wrapped, opts, r, &mut buf);
+            let mut inner = Scratch::default();
+            for item in &items {
+                let text = item.encode();
+                on_record(name, text.as_bytes(), Framing::Wrapped, opts, r, &mut inner);
             }
             return;
         }
@@ -851,8 +868,8 @@ fn on_record(
             }
             Some(s) => {
                 let mut buf = s.as_bytes().to_vec();
-                match simd_json::to_borrowed_value(&mut buf) {
-                    Ok(v) => keep_event(name, &v, raw, Some(s), opts, r),
+                match simd_json::to_tape(&mut buf) {
+                    Ok(t) => keep_event(name, t.as_value(), raw, Some(s), opts, r),
                     Err(e) => {
                         r.unreadable += 1;
                         r.note(
@@ -879,7 +896,13 @@ fn on_record(
         }
         return;
     }
-    keep_event(name, &value, raw, std::str::from_utf8(raw).ok(), opts, r);
+    // simd-json accepted `raw`, so it is UTF-8; checked again only when the text is kept.
+    let text = if opts.keep_raw {
+        std::str::from_utf8(raw).ok()
+    } else {
+        None
+    };
+    keep_event(name, value, raw, text, opts, r);
 }
 
 /// Replaces the secrets in an event's text fields and raw record (see [`redact`]).
@@ -894,7 +917,7 @@ fn redact_event(e: &mut EventRef<'_>) {
 }
 
 /// True for the body of a CloudTrail digest file.
-fn is_digest(v: &Value) -> bool {
+fn is_digest(v: Value) -> bool {
     v.get("digestStartTime").is_some()
         || (v.get("logFiles").is_some() && v.get("digestEndTime").is_some())
 }
@@ -904,7 +927,7 @@ fn is_digest(v: &Value) -> bool {
 /// the event's own JSON when it is at hand (kept as the raw record with `keep_raw`).
 fn keep_event(
     name: &str,
-    v: &Value,
+    v: Value,
     raw: &[u8],
     text: Option<&str>,
     opts: &IngestOptions,
@@ -949,12 +972,10 @@ fn keep_event(
     if opts.keep_raw {
         e.raw = Some(match text {
             Some(t) => std::borrow::Cow::Borrowed(t),
-            None => std::borrow::Cow::Owned(simd_json::to_string(v).unwrap_or_default()),
+            None => std::borrow::Cow::Owned(v.encode()),
         });
     }
-    if !opts.no_redact
-        && (redact::may_hold_secret(raw) || memchr::memmem::find(raw, b"\\u").is_some())
-    {
+    if !opts.no_redact && redact::may_hold_secret(raw) {
         redact_event(&mut e);
     }
     if classify::is_lifecycle_change(&e) {

@@ -21,9 +21,10 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use polars::prelude::{DataFrame, ParquetWriter};
+use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::findings::{Finding, SCHEMA_VERSION, ScanReport};
+use crate::findings::{Finding, SCHEMA_VERSION};
 use crate::pipeline::Summary;
 use crate::table::EventTable;
 use layout::{Cell, Grid};
@@ -62,10 +63,17 @@ pub fn write_findings(
 ) -> io::Result<()> {
     match format {
         Format::Json => {
-            let doc = ScanReport {
+            // Borrowed, not a copy of every finding (dense corpora give thousands of them).
+            #[derive(Serialize)]
+            struct Doc<'a> {
+                schema_version: u32,
+                findings: &'a [Finding],
+                summary: &'a Summary,
+            }
+            let doc = Doc {
                 schema_version: SCHEMA_VERSION,
-                findings: findings.to_vec(),
-                summary: summary.clone(),
+                findings,
+                summary,
             };
             serde_json::to_writer_pretty(&mut *w, &doc)?;
             writeln!(w)

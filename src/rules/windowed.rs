@@ -488,12 +488,13 @@ fn fetch_ids(
 ) -> Result<HashMap<u32, (Option<String>, Option<i64>)>, String> {
     let lf = plan(events, &rule.sql).map_err(|e| e.to_string())?;
     let wanted = Series::new("wanted".into(), rows);
-    let df = lf
+    let lf = lf
         .with_row_index(ROW, None)
         .filter(col(ROW).is_in(lit(wanted).implode(), false))
-        .select([col(ROW), col(EVIDENCE_ONE), col(TIME)])
-        .collect()
-        .map_err(|e| e.to_string())?;
+        .select([col(ROW), col(EVIDENCE_ONE), col(TIME)]);
+    // Streamed when the table is on disk: collecting in memory read every row of the
+    // rule's columns first (a gigabyte at 3M dense events) to keep a few hundred.
+    let df = events.collect(lf).map_err(|e| e.to_string())?;
     let r = df
         .column(ROW)
         .and_then(|c| c.cast(&DataType::UInt32))

@@ -10,11 +10,18 @@ use std::time::Duration;
 use crate::common::s3_server::{self, ACCESS_KEY, S3Server, SECRET_KEY};
 use crate::common::{gzip, root, run_isolated, stderr};
 
-/// Days back to 2026-11-15, so the sample logs stay inside the look-back whatever the date.
+/// Hours back to just before 2026-11-14 00:00 UTC, so the same sample logs (the 14 objects
+/// from that day on) are inside the look-back whatever the date and the time of day. In
+/// days, the window's start moved with the clock and dropped the 11-14 object (10:24 UTC)
+/// from runs made after 10:24.
 fn lookback() -> String {
-    let start = chrono::NaiveDate::from_ymd_opt(2026, 11, 15).unwrap();
-    let days = (chrono::Utc::now().date_naive() - start).num_days() + 1;
-    format!("{days}d")
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 11, 14)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    let hours = (chrono::Utc::now() - start).num_hours() + 1;
+    format!("{hours}h")
 }
 
 /// Writes a job configuration with the given sink files.

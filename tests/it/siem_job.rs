@@ -13,11 +13,16 @@ use crate::common::{root, run_isolated, stderr};
 
 const TOKEN: &str = "job-hec-token-8c1d2e";
 
-/// Days back to 2026-11-15, so the sample logs stay inside the look-back whatever the date.
+/// Hours back to just before 2026-11-14 00:00 UTC, so the same sample logs are inside the
+/// look-back whatever the date and the time of day (in days, the start moved with the clock).
 fn lookback() -> String {
-    let start = chrono::NaiveDate::from_ymd_opt(2026, 11, 15).unwrap();
-    let days = (chrono::Utc::now().date_naive() - start).num_days() + 1;
-    format!("{days}d")
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 11, 14)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    let hours = (chrono::Utc::now() - start).num_hours() + 1;
+    format!("{hours}h")
 }
 
 /// A job configuration reading `s3://trail` with one splunk-hec sink.
