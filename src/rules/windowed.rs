@@ -201,9 +201,11 @@ fn for_each_batch<S: Send + 'static>(
     let streamed = lf
         .clone()
         .sink_batches(callback, true, None)
-        .and_then(|sink| sink.collect_with_engine(Engine::Streaming));
+        .and_then(crate::table::collect_streaming);
     let (state, failed) = match Arc::try_unwrap(shared) {
-        Ok(m) => m.into_inner().expect("batch state"),
+        Ok(m) => m
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
         Err(_) => return Err("the streaming engine kept the batch state".into()),
     };
     if let Some(e) = failed {

@@ -23,6 +23,22 @@ pub const RAW_COLUMN: &str = "raw";
 /// Rows per batch handed to row consumers.
 pub const BATCH_ROWS: usize = 8192;
 
+/// Runs a plan with polars' streaming engine. Some plans reach an unfinished part of it
+/// (polars 0.52 panics with "not yet implemented" on `IN (SELECT ...)`): that panic becomes
+/// an error saying what to do, not a crash.
+pub fn collect_streaming(lf: LazyFrame) -> PolarsResult<DataFrame> {
+    let run = std::panic::AssertUnwindSafe(|| lf.collect_with_engine(Engine::Streaming));
+    std::panic::catch_unwind(run).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "it stopped".to_string());
+        Err(polars_err!(ComputeError:
+            "polars' streaming engine cannot run this query over the events table spilled to disk ({why}); raise --memory-limit so the table stays in memory, or rewrite the query (a JOIN instead of IN (SELECT ...))"))
+    })
+}
+
 /// Builds a string column from a field of every event.
 fn str_col(events: &[Event], name: &str, f: impl Fn(&Event) -> Option<&str>) -> Column {
     let v: Vec<Option<&str>> = events.iter().map(f).collect();
@@ -201,7 +217,7 @@ impl EventTable {
     pub fn collect(&self, lf: LazyFrame) -> PolarsResult<DataFrame> {
         match self.backing {
             Backing::Memory(_) => lf.collect(),
-            Backing::Spilled { .. } => lf.collect_with_engine(Engine::Streaming),
+            Backing::Spilled { .. } => collect_streaming(lf),
         }
     }
 

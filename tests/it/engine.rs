@@ -242,3 +242,23 @@ fn a_parquet_file_that_is_not_an_events_table_is_refused_by_name() {
     );
     assert_ne!(o.status.code(), Some(0));
 }
+
+#[test]
+fn a_query_the_streaming_engine_cannot_run_is_an_error_not_a_crash() {
+    // polars 0.52's streaming engine panics ("not yet implemented") on IN (SELECT ...) over
+    // the spilled table; the user gets an error naming the way out, and no panic exit (101).
+    let tmp = tempfile::tempdir().unwrap();
+    let sql = "SELECT event_id FROM events WHERE user_name IN \
+               (SELECT target_user FROM events WHERE activity = 'key_created')";
+    let out = keytrail_tmp(
+        &["query", "sample-logs", "--memory-limit", "8K", "--sql", sql],
+        tmp.path(),
+    );
+    let err = stderr(&out);
+    assert_ne!(out.status.code(), Some(101), "{err}");
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("raise --memory-limit"), "{err}");
+    // The same query over a table that fits in memory runs.
+    let fit = keytrail_tmp(&["query", "sample-logs", "--sql", sql], tmp.path());
+    assert!(fit.status.success(), "{}", stderr(&fit));
+}
