@@ -3,25 +3,45 @@
 -- severity: low
 -- description: Bearer-token calls whose user agent is a generic HTTP library (python-requests, aiohttp, curl, httpx, axios, node-fetch, Go-http-client, okhttp) rather than an AWS SDK, per principal and user agent. Scripts that resell or test stolen keys often look like this; user agents are easy to fake, so this is context, not proof.
 -- mitre: T1078.004
-SELECT
-  account_id,
-  principal,
-  user_agent,
-  COUNT(*) AS calls,
-  SUM(CASE WHEN error_code IS NULL THEN 1 ELSE 0 END) AS calls_ok,
-  ARRAY_AGG(DISTINCT source_ip) AS source_ips,
-  MIN(event_time) AS first_seen,
-  MAX(event_time) AS last_seen,
-  ARRAY_AGG(event_id) AS event_ids
-FROM (SELECT *, COALESCE(session_issuer_arn, principal_arn, user_name) AS principal FROM events
-      WHERE bearer_token
-        AND (LOWER(user_agent) LIKE '%python-requests%'
-             OR LOWER(user_agent) LIKE '%aiohttp%'
-             OR LOWER(user_agent) LIKE '%curl/%'
-             OR LOWER(user_agent) LIKE '%httpx%'
-             OR LOWER(user_agent) LIKE '%axios%'
-             OR LOWER(user_agent) LIKE '%node-fetch%'
-             OR LOWER(user_agent) LIKE '%go-http-client%'
-             OR LOWER(user_agent) LIKE '%okhttp%')) AS s
-GROUP BY account_id, principal, user_agent
-ORDER BY first_seen
+-- Streamable counts and first uses per group; only (group, event_id) is gathered for the
+-- evidence list, so memory holds three columns of the matching events, not seven.
+WITH s AS (
+  SELECT account_id, COALESCE(session_issuer_arn, principal_arn, user_name) AS principal, user_agent,
+         COALESCE(session_issuer_arn, principal_arn, user_name, '') || '|' || COALESCE(account_id, '')
+           || '|' || COALESCE(user_agent, '') AS k,
+         error_code, source_ip, event_time, event_id
+  FROM events
+  WHERE bearer_token
+    AND (LOWER(user_agent) LIKE '%python-requests%'
+         OR LOWER(user_agent) LIKE '%aiohttp%'
+         OR LOWER(user_agent) LIKE '%curl/%'
+         OR LOWER(user_agent) LIKE '%httpx%'
+         OR LOWER(user_agent) LIKE '%axios%'
+         OR LOWER(user_agent) LIKE '%node-fetch%'
+         OR LOWER(user_agent) LIKE '%go-http-client%'
+         OR LOWER(user_agent) LIKE '%okhttp%')
+),
+totals AS (
+  SELECT k, FIRST(account_id) AS account_id, FIRST(principal) AS principal,
+         FIRST(user_agent) AS user_agent,
+         COUNT(*) AS calls,
+         SUM(CASE WHEN error_code IS NULL THEN 1 ELSE 0 END) AS calls_ok,
+         MIN(event_time) AS first_seen,
+         MAX(event_time) AS last_seen
+  FROM s GROUP BY k
+),
+-- The distinct source IPs in the order of their first use (ties by value).
+ips AS (
+  SELECT k, ARRAY_AGG(source_ip ORDER BY t, source_ip) AS source_ips
+  FROM (SELECT k, source_ip, MIN(event_time) AS t FROM s GROUP BY k, source_ip) AS x
+  GROUP BY k
+),
+ids AS (
+  SELECT k, ARRAY_AGG(event_id) AS event_ids FROM s GROUP BY k
+)
+SELECT t.account_id, t.principal, t.user_agent, t.calls, t.calls_ok, p.source_ips,
+       t.first_seen, t.last_seen, i.event_ids
+FROM totals t
+JOIN ips p ON p.k = t.k
+JOIN ids i ON i.k = t.k
+ORDER BY t.first_seen

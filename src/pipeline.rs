@@ -649,6 +649,9 @@ impl Assembler {
         }
         let dropped_aside = self.attribute_aside()?;
         let finished = self.store.finish()?;
+        if finished.spilled {
+            crate::table::store::release_free_memory();
+        }
         let mut input_messages = self.input_messages;
         input_messages.sort_by(|a, b| a.0.cmp(&b.0));
         let mut messages = self.messages;

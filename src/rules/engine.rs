@@ -62,10 +62,16 @@ pub fn run_rule_with(
         origin: rule.origin.clone(),
         reason,
     };
-    match rule.detection {
+    let found = match rule.detection {
         Detection::Sql => run_sql_rule(rule, events).map_err(err),
         _ => windowed::run(rule, events, baselines.get(&rule.id)).map_err(err),
+    };
+    if events.is_spilled() {
+        // What one rule freed goes back to the system before the next one runs: otherwise
+        // each rule's peak landed on top of the memory the ones before it had freed.
+        crate::table::store::release_free_memory();
     }
+    found
 }
 
 /// Runs every rule, in order.
