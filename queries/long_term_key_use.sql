@@ -3,46 +3,58 @@
 -- severity: medium
 -- description: Calls made with a long-term (ABSK) Bedrock API key, per principal. Check the principal, source IPs, regions and models against what the key was made for.
 -- mitre: T1078.004
--- Streamable sums and first uses per group; only (group, event_id) is gathered for the
--- evidence list, so memory holds three columns of the matching events, not nine.
+-- Sums and first uses come from streamable group-bys; only (group, event_id) is gathered
+-- in memory for the evidence list. Each group gets its join key after grouping.
 WITH uses AS (
-  SELECT COALESCE(principal_arn, user_name) AS principal, account_id,
-         COALESCE(COALESCE(principal_arn, user_name), '') || '|' || COALESCE(account_id, '') AS k,
-         error_code, event_time, aws_region, model_id, source_ip, key_basis, event_id
+  SELECT COALESCE(principal_arn, user_name) AS principal, account_id, error_code, event_time,
+         aws_region, model_id, source_ip, key_basis, event_id
   FROM events
   WHERE activity = 'bearer_long_term'
 ),
 totals AS (
-  SELECT k, FIRST(principal) AS principal, FIRST(account_id) AS account_id,
-         SUM(CASE WHEN error_code IS NULL THEN 1 ELSE 0 END) AS calls_ok,
-         SUM(CASE WHEN error_code IS NOT NULL THEN 1 ELSE 0 END) AS calls_denied,
-         MIN(event_time) AS first_seen,
-         MAX(event_time) AS last_seen
-  FROM uses GROUP BY k
+  SELECT COALESCE(principal, '') || '|' || COALESCE(account_id, '') AS k, *
+  FROM (
+    SELECT principal, account_id,
+           SUM(CASE WHEN error_code IS NULL THEN 1 ELSE 0 END) AS calls_ok,
+           SUM(CASE WHEN error_code IS NOT NULL THEN 1 ELSE 0 END) AS calls_denied,
+           MIN(event_time) AS first_seen,
+           MAX(event_time) AS last_seen
+    FROM uses GROUP BY principal, account_id
+  ) AS g
 ),
 -- Each list holds the distinct values in the order of their first use (ties by value).
 regions AS (
-  SELECT k, ARRAY_AGG(aws_region ORDER BY t, aws_region) AS regions
-  FROM (SELECT k, aws_region, MIN(event_time) AS t FROM uses GROUP BY k, aws_region) AS x
-  GROUP BY k
+  SELECT COALESCE(principal, '') || '|' || COALESCE(account_id, '') AS k,
+         ARRAY_AGG(aws_region ORDER BY t, aws_region) AS regions
+  FROM (SELECT principal, account_id, aws_region, MIN(event_time) AS t
+        FROM uses GROUP BY principal, account_id, aws_region) AS x
+  GROUP BY principal, account_id
 ),
 models AS (
-  SELECT k, ARRAY_AGG(model_id ORDER BY t, model_id) AS models
-  FROM (SELECT k, model_id, MIN(event_time) AS t FROM uses GROUP BY k, model_id) AS x
-  GROUP BY k
+  SELECT COALESCE(principal, '') || '|' || COALESCE(account_id, '') AS k,
+         ARRAY_AGG(model_id ORDER BY t, model_id) AS models
+  FROM (SELECT principal, account_id, model_id, MIN(event_time) AS t
+        FROM uses GROUP BY principal, account_id, model_id) AS x
+  GROUP BY principal, account_id
 ),
 ips AS (
-  SELECT k, ARRAY_AGG(source_ip ORDER BY t, source_ip) AS source_ips
-  FROM (SELECT k, source_ip, MIN(event_time) AS t FROM uses GROUP BY k, source_ip) AS x
-  GROUP BY k
+  SELECT COALESCE(principal, '') || '|' || COALESCE(account_id, '') AS k,
+         ARRAY_AGG(source_ip ORDER BY t, source_ip) AS source_ips
+  FROM (SELECT principal, account_id, source_ip, MIN(event_time) AS t
+        FROM uses GROUP BY principal, account_id, source_ip) AS x
+  GROUP BY principal, account_id
 ),
 bases AS (
-  SELECT k, ARRAY_AGG(key_basis ORDER BY t, key_basis) AS key_basis
-  FROM (SELECT k, key_basis, MIN(event_time) AS t FROM uses GROUP BY k, key_basis) AS x
-  GROUP BY k
+  SELECT COALESCE(principal, '') || '|' || COALESCE(account_id, '') AS k,
+         ARRAY_AGG(key_basis ORDER BY t, key_basis) AS key_basis
+  FROM (SELECT principal, account_id, key_basis, MIN(event_time) AS t
+        FROM uses GROUP BY principal, account_id, key_basis) AS x
+  GROUP BY principal, account_id
 ),
 ids AS (
-  SELECT k, ARRAY_AGG(event_id) AS event_ids FROM uses GROUP BY k
+  SELECT COALESCE(principal, '') || '|' || COALESCE(account_id, '') AS k, event_ids
+  FROM (SELECT principal, account_id, ARRAY_AGG(event_id) AS event_ids
+        FROM uses GROUP BY principal, account_id) AS g
 )
 SELECT t.principal, t.account_id, t.calls_ok, t.calls_denied, t.first_seen, t.last_seen,
        r.regions, m.models, p.source_ips, b.key_basis, i.event_ids

@@ -3,12 +3,10 @@
 -- severity: low
 -- description: Bearer-token calls whose user agent is a generic HTTP library (python-requests, aiohttp, curl, httpx, axios, node-fetch, Go-http-client, okhttp) rather than an AWS SDK, per principal and user agent. Scripts that resell or test stolen keys often look like this; user agents are easy to fake, so this is context, not proof.
 -- mitre: T1078.004
--- Streamable counts and first uses per group; only (group, event_id) is gathered for the
--- evidence list, so memory holds three columns of the matching events, not seven.
+-- Counts and first uses come from streamable group-bys; only (group, event_id) is gathered
+-- in memory for the evidence list. Each group gets its join key after grouping.
 WITH s AS (
   SELECT account_id, COALESCE(session_issuer_arn, principal_arn, user_name) AS principal, user_agent,
-         COALESCE(session_issuer_arn, principal_arn, user_name, '') || '|' || COALESCE(account_id, '')
-           || '|' || COALESCE(user_agent, '') AS k,
          error_code, source_ip, event_time, event_id
   FROM events
   WHERE bearer_token
@@ -22,22 +20,28 @@ WITH s AS (
          OR LOWER(user_agent) LIKE '%okhttp%')
 ),
 totals AS (
-  SELECT k, FIRST(account_id) AS account_id, FIRST(principal) AS principal,
-         FIRST(user_agent) AS user_agent,
-         COUNT(*) AS calls,
-         SUM(CASE WHEN error_code IS NULL THEN 1 ELSE 0 END) AS calls_ok,
-         MIN(event_time) AS first_seen,
-         MAX(event_time) AS last_seen
-  FROM s GROUP BY k
+  SELECT COALESCE(principal, '') || '|' || COALESCE(account_id, '') || '|' || COALESCE(user_agent, '') AS k, *
+  FROM (
+    SELECT account_id, principal, user_agent,
+           COUNT(*) AS calls,
+           SUM(CASE WHEN error_code IS NULL THEN 1 ELSE 0 END) AS calls_ok,
+           MIN(event_time) AS first_seen,
+           MAX(event_time) AS last_seen
+    FROM s GROUP BY account_id, principal, user_agent
+  ) AS g
 ),
 -- The distinct source IPs in the order of their first use (ties by value).
 ips AS (
-  SELECT k, ARRAY_AGG(source_ip ORDER BY t, source_ip) AS source_ips
-  FROM (SELECT k, source_ip, MIN(event_time) AS t FROM s GROUP BY k, source_ip) AS x
-  GROUP BY k
+  SELECT COALESCE(principal, '') || '|' || COALESCE(account_id, '') || '|' || COALESCE(user_agent, '') AS k,
+         ARRAY_AGG(source_ip ORDER BY t, source_ip) AS source_ips
+  FROM (SELECT account_id, principal, user_agent, source_ip, MIN(event_time) AS t
+        FROM s GROUP BY account_id, principal, user_agent, source_ip) AS x
+  GROUP BY account_id, principal, user_agent
 ),
 ids AS (
-  SELECT k, ARRAY_AGG(event_id) AS event_ids FROM s GROUP BY k
+  SELECT COALESCE(principal, '') || '|' || COALESCE(account_id, '') || '|' || COALESCE(user_agent, '') AS k, event_ids
+  FROM (SELECT account_id, principal, user_agent, ARRAY_AGG(event_id) AS event_ids
+        FROM s GROUP BY account_id, principal, user_agent) AS g
 )
 SELECT t.account_id, t.principal, t.user_agent, t.calls, t.calls_ok, p.source_ips,
        t.first_seen, t.last_seen, i.event_ids

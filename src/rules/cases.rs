@@ -291,10 +291,12 @@ pub fn builtin() -> Vec<(Rule, Option<&'static str>)> {
         .collect()
 }
 
+/// A rule file's name with the rule and the text of its cases file (None when it has none),
+/// or why the rule could not be read.
+pub type RuleWithCases = (String, Result<(Rule, Option<String>), RuleError>);
+
 /// The rules in `dir` with the text of their cases files (None when a rule has none).
-pub fn load_dir(
-    dir: &std::path::Path,
-) -> Result<Vec<(String, Result<(Rule, Option<String>), RuleError>)>, RuleError> {
+pub fn load_dir(dir: &std::path::Path) -> Result<Vec<RuleWithCases>, RuleError> {
     Ok(super::load_dir(dir)?
         .into_iter()
         .map(|(name, rule)| {

@@ -504,8 +504,11 @@ pub fn builtin_rules() -> Vec<Rule> {
         .collect()
 }
 
+/// A rule file's name with the rule parsed from it, or why it could not be.
+pub type LoadedRule = (String, Result<Rule, RuleError>);
+
 /// Reads every `*.sql` file in `dir` (sorted), each parsed or with its error.
-pub fn load_dir(dir: &Path) -> Result<Vec<(String, Result<Rule, RuleError>)>, RuleError> {
+pub fn load_dir(dir: &Path) -> Result<Vec<LoadedRule>, RuleError> {
     let rd =
         std::fs::read_dir(dir).map_err(|e| RuleError::Io(format!("{}: {e}", dir.display())))?;
     let mut paths: Vec<_> = rd

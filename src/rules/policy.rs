@@ -95,7 +95,7 @@ fn denies_columns(cols: &mut [Column]) -> PolarsResult<Column> {
     let docs = docs.str()?;
     let actions = actions.str()?;
     // One side may be a single value (a literal) broadcast over the other.
-    let n = if docs.len() == 0 || actions.len() == 0 {
+    let n = if docs.is_empty() || actions.is_empty() {
         0
     } else {
         docs.len().max(actions.len())

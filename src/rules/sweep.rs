@@ -12,16 +12,76 @@ use std::collections::HashMap;
 /// The code of a null (or irrelevant) value.
 pub const NULL: u32 = u32::MAX;
 
+/// Elements per block of [`Blocks`].
+const BLOCK: usize = 1 << 16;
+
+/// A growing list in fixed blocks: appending never copies what is there, and no more than
+/// one block is allocated ahead. A `Vec` of millions of candidates doubled its capacity and
+/// held the old and the new buffer at once while growing.
+#[derive(Debug)]
+pub struct Blocks<T> {
+    blocks: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Default for Blocks<T> {
+    fn default() -> Self {
+        Blocks {
+            blocks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Blocks<T> {
+    /// Appends a value.
+    pub fn push(&mut self, v: T) {
+        if self.len % BLOCK == 0 {
+            self.blocks.push(Vec::with_capacity(BLOCK));
+        }
+        self.blocks.last_mut().expect("a block was added").push(v);
+        self.len += 1;
+    }
+
+    /// The number of values.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl<T> std::ops::Index<usize> for Blocks<T> {
+    type Output = T;
+
+    fn index(&self, i: usize) -> &T {
+        &self.blocks[i / BLOCK][i % BLOCK]
+    }
+}
+
+impl<T> FromIterator<T> for Blocks<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut b = Blocks::default();
+        for v in iter {
+            b.push(v);
+        }
+        b
+    }
+}
+
 /// The candidate events of a windowed rule, one entry per event, in the SQL's row order.
 #[derive(Debug, Default)]
 pub struct Candidates {
     /// Group code of each event.
-    pub group: Vec<u32>,
+    pub group: Blocks<u32>,
     /// Event time (microseconds).
-    pub time: Vec<i64>,
+    pub time: Blocks<i64>,
     /// Code of the measured value: the distinct column, the sequence step (its index in the
     /// steps) or the baseline column; [`NULL`] when null or not used.
-    pub value: Vec<u32>,
+    pub value: Blocks<u32>,
 }
 
 impl Candidates {
@@ -336,6 +396,16 @@ mod tests {
             time: rows.iter().map(|r| r.1).collect(),
             value: rows.iter().map(|r| r.2).collect(),
         }
+    }
+
+    #[test]
+    fn blocks_keep_values_in_order_across_block_edges() {
+        let b: Blocks<u64> = (0..(3 * BLOCK as u64 + 5)).collect();
+        assert_eq!(b.len(), 3 * BLOCK + 5);
+        for i in [0, BLOCK - 1, BLOCK, 2 * BLOCK + 7, 3 * BLOCK + 4] {
+            assert_eq!(b[i], i as u64);
+        }
+        assert!(Blocks::<u8>::default().is_empty());
     }
 
     fn none() -> HashMap<u32, Prior> {

@@ -15,7 +15,7 @@ use serde_json::{Map, Value as Json};
 use super::CompiledRule;
 use super::detection::{Cmp, Detection, Measure, STEP_COLUMN};
 use super::engine::{EVIDENCE_ONE, plan};
-use super::sweep::{self, Candidates, Episode, NULL, Plan, Prior, PriorUse};
+use super::sweep::{self, Blocks, Candidates, Episode, NULL, Plan, Prior, PriorUse};
 use crate::findings::{Finding, MAX_EVIDENCE_IDS, finding_id};
 use crate::table::EventTable;
 use crate::timefmt::format_micros;
@@ -97,7 +97,7 @@ impl Dict {
 struct Read {
     cands: Candidates,
     /// Position (row index) of each candidate in the SQL's result.
-    rows: Vec<u32>,
+    rows: Blocks<u32>,
     /// One dictionary per group column.
     group_cols: Vec<Dict>,
     /// Group code -> per-column codes.
@@ -106,7 +106,7 @@ struct Read {
     /// The measured (or step, or baseline) column.
     value: Dict,
     /// Other columns, each a dictionary and one code per candidate.
-    extras: Vec<(Dict, Vec<u32>)>,
+    extras: Vec<(Dict, Blocks<u32>)>,
     /// For sequences, the step names.
     steps: Vec<String>,
     /// Rows without an event time (they cannot be placed in a window).
@@ -333,7 +333,7 @@ fn read_candidates(rule: &CompiledRule, events: &EventTable) -> Result<(Read, Co
                 extras: cols
                     .extras
                     .iter()
-                    .map(|_| (Dict::default(), Vec::new()))
+                    .map(|_| (Dict::default(), Blocks::default()))
                     .collect(),
                 steps: steps.clone(),
                 ..Read::default()
@@ -482,18 +482,35 @@ fn listed_positions(order: &[u32], ep: &Episode) -> Vec<u32> {
         .collect()
 }
 
+/// The event ids and times of the wanted rows of a rule's SQL result (second pass), kept
+/// as the columns polars returned: on dense corpora there are millions of them, and a map
+/// of owned strings doubled their memory.
+struct Fetched {
+    /// Row numbers in the SQL's result, ascending.
+    rows: Vec<u32>,
+    ids: StringChunked,
+    times: Int64Chunked,
+}
+
+impl Fetched {
+    /// The id and time of row `row`, when it was fetched.
+    fn get(&self, row: u32) -> (Option<String>, Option<i64>) {
+        match self.rows.binary_search(&row) {
+            Ok(i) => (self.ids.get(i).map(str::to_string), self.times.get(i)),
+            Err(_) => (None, None),
+        }
+    }
+}
+
 /// The event id and time of each wanted row of the SQL's result (second pass).
-fn fetch_ids(
-    rule: &CompiledRule,
-    events: &EventTable,
-    rows: &[u32],
-) -> Result<HashMap<u32, (Option<String>, Option<i64>)>, String> {
+fn fetch_ids(rule: &CompiledRule, events: &EventTable, rows: &[u32]) -> Result<Fetched, String> {
     let lf = plan(events, &rule.sql).map_err(|e| e.to_string())?;
     let wanted = Series::new("wanted".into(), rows);
     let lf = lf
         .with_row_index(ROW, None)
         .filter(col(ROW).is_in(lit(wanted).implode(), false))
-        .select([col(ROW), col(EVIDENCE_ONE), col(TIME)]);
+        .select([col(ROW), col(EVIDENCE_ONE), col(TIME)])
+        .sort([ROW], SortMultipleOptions::default());
     // Streamed when the table is on disk: collecting in memory read every row of the
     // rule's columns first (a gigabyte at 3M dense events) to keep a few hundred.
     let df = events.collect(lf).map_err(|e| e.to_string())?;
@@ -501,12 +518,17 @@ fn fetch_ids(
         .column(ROW)
         .and_then(|c| c.cast(&DataType::UInt32))
         .map_err(|e| e.to_string())?;
-    let r = r.u32().map_err(|e| e.to_string())?;
-    let ids = text_column(&df, EVIDENCE_ONE)?;
-    let times = time_column(&df)?;
-    Ok((0..df.height())
-        .filter_map(|i| Some((r.get(i)?, (ids.get(i).map(str::to_string), times.get(i)))))
-        .collect())
+    let rows: Vec<u32> = r
+        .u32()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|x| x.unwrap_or(u32::MAX))
+        .collect();
+    Ok(Fetched {
+        rows,
+        ids: text_column(&df, EVIDENCE_ONE)?,
+        times: time_column(&df)?,
+    })
 }
 
 /// Turns one episode into a finding.
@@ -517,12 +539,12 @@ fn finding(
     order: &[u32],
     ep: &Episode,
     listed: &[u32],
-    ids: &HashMap<u32, (Option<String>, Option<i64>)>,
+    ids: &Fetched,
 ) -> Result<Finding, String> {
     let mut evidence = Vec::with_capacity(listed.len());
     for &p in listed {
         let row = read.rows[p as usize];
-        let (id, t) = ids.get(&row).cloned().unwrap_or((None, None));
+        let (id, t) = ids.get(row);
         if t != Some(read.cands.time[p as usize]) {
             return Err(format!(
                 "rule {}: its SQL did not return the same rows twice; a windowed rule's SQL must select events (one row per event, a filter) so its rows come back in the same order",
@@ -541,11 +563,7 @@ fn finding(
         let code = read.groups[ep.group as usize][k];
         fields.insert(name.clone(), text_json(read.group_cols[k].text(code)));
     }
-    let id_of = |p: usize| -> Json {
-        ids.get(&read.rows[p])
-            .and_then(|(id, _)| id.clone())
-            .map_or(Json::Null, Json::String)
-    };
+    let id_of = |p: usize| -> Json { ids.get(read.rows[p]).0.map_or(Json::Null, Json::String) };
     match &rule.detection {
         Detection::NewValue {
             history, column, ..

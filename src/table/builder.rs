@@ -347,6 +347,24 @@ mod tests {
     }
 
     #[test]
+    fn text_columns_are_the_table_columns_that_are_not_times_flags_or_counts() {
+        let not_text = [
+            "event_time",
+            "read_only",
+            "bearer_token",
+            "credential_age_days",
+            "credential_expiration",
+            "policy_mentions_bearer",
+        ];
+        let want: Vec<&str> = COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| !not_text.contains(c))
+            .collect();
+        assert_eq!(TEXT_COLUMNS, want.as_slice());
+    }
+
+    #[test]
     fn repeated_text_is_stored_once_per_chunk() {
         let agent = "aws-sdk-python/1.34.0 Python/3.12.1 Linux/6.1 Botocore/1.34.0";
         let mut b = ChunkBuilder::new();

@@ -105,11 +105,11 @@ fn lint_rejects_unknown_and_unused_parameters_and_missing_window_columns() {
         ),
         (
             "b.sql",
-            &"-- id: b\n-- title: t\n-- severity: low\n-- description: d\n-- param: limit = 5\nSELECT event_id FROM events".to_string(),
+            "-- id: b\n-- title: t\n-- severity: low\n-- description: d\n-- param: limit = 5\nSELECT event_id FROM events",
         ),
         (
             "c.sql",
-            &"-- id: c\n-- title: t\n-- severity: low\n-- description: d\n-- window: 5m\n-- group_by: principal\n-- having: COUNT(*) > 3\nSELECT event_id, event_time FROM events".to_string(),
+            "-- id: c\n-- title: t\n-- severity: low\n-- description: d\n-- window: 5m\n-- group_by: principal\n-- having: COUNT(*) > 3\nSELECT event_id, event_time FROM events",
         ),
         ("c.test.json", "{\"cases\": []}"),
     ]);
