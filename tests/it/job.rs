@@ -8,29 +8,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::common::s3_server::{self, ACCESS_KEY, S3Server, SECRET_KEY};
-use crate::common::{gzip, root, run_isolated, stderr};
-
-/// Hours back to just before 2026-11-14 00:00 UTC, so the same sample logs (the 14 objects
-/// from that day on) are inside the look-back whatever the date and the time of day. In
-/// days, the window's start moved with the clock and dropped the 11-14 object (10:24 UTC)
-/// from runs made after 10:24.
-fn lookback() -> String {
-    let start = chrono::NaiveDate::from_ymd_opt(2026, 11, 14)
-        .unwrap()
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc();
-    let hours = (chrono::Utc::now() - start).num_hours() + 1;
-    format!("{hours}h")
-}
+use crate::common::{gzip, root, run_isolated, sample_logs_lookback, stderr};
 
 /// Writes a job configuration with the given sink files.
 fn config(dir: &Path, sinks: &[&Path]) -> std::path::PathBuf {
     let mut text = format!(
         "inputs = [\"s3://trail\"]\nstate = \"{}\"\nlookback = \"{}\"\nhistory = \"{}\"\n[aws]\nforce_path_style = true\n",
         dir.join("state.sqlite").display(),
-        lookback(),
-        lookback()
+        sample_logs_lookback(),
+        sample_logs_lookback()
     );
     for s in sinks {
         text.push_str(&format!(
@@ -248,7 +234,7 @@ async fn lookup_queries_resume_where_the_last_run_stopped() {
         format!(
             "inputs = [\"lookup:us-west-2,eu-central-1\"]\nstate = \"{}\"\nlookback = \"{}\"\n[[sink]]\nkind = \"ndjson\"\npath = \"{}\"\n",
             dir.path().join("s.sqlite").display(),
-            lookback(),
+            sample_logs_lookback(),
             sink.display()
         ),
     )
@@ -296,7 +282,7 @@ fn local_config(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::pat
             "inputs = [\"{}\"]\nstate = \"{}\"\nhistory = \"{}\"\n[[sink]]\nkind = \"ndjson\"\npath = \"{}\"\n",
             root().join("sample-logs").display(),
             state.display(),
-            lookback(),
+            sample_logs_lookback(),
             sink.display()
         ),
     )

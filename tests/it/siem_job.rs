@@ -9,21 +9,9 @@ use std::path::Path;
 
 use crate::common::receivers::{HttpReceiver, http_receiver};
 use crate::common::s3_server::{self, ACCESS_KEY, S3Server, SECRET_KEY};
-use crate::common::{root, run_isolated, stderr};
+use crate::common::{root, run_isolated, sample_logs_lookback, stderr};
 
 const TOKEN: &str = "job-hec-token-8c1d2e";
-
-/// Hours back to just before 2026-11-14 00:00 UTC, so the same sample logs are inside the
-/// look-back whatever the date and the time of day (in days, the start moved with the clock).
-fn lookback() -> String {
-    let start = chrono::NaiveDate::from_ymd_opt(2026, 11, 14)
-        .unwrap()
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc();
-    let hours = (chrono::Utc::now() - start).num_hours() + 1;
-    format!("{hours}h")
-}
 
 /// A job configuration reading `s3://trail` with one splunk-hec sink.
 fn config(dir: &Path, hec: &HttpReceiver, batch_size: usize) -> std::path::PathBuf {
@@ -31,7 +19,7 @@ fn config(dir: &Path, hec: &HttpReceiver, batch_size: usize) -> std::path::PathB
         "inputs = [\"s3://trail\"]\nstate = \"{}\"\nlookback = \"{lb}\"\nhistory = \"{lb}\"\nretry_delay = \"10ms\"\n[aws]\nforce_path_style = true\n[[sink]]\nkind = \"splunk-hec\"\nurl = \"{}\"\ntoken_env = \"SPLUNK_HEC_TOKEN\"\nbatch_size = {batch_size}\n",
         dir.join("state.sqlite").display(),
         hec.url,
-        lb = lookback(),
+        lb = sample_logs_lookback(),
     );
     let p = dir.join("keytrail.toml");
     std::fs::write(&p, text).unwrap();

@@ -134,6 +134,20 @@ pub async fn run_isolated_at(exe: PathBuf, args: &[&str], env: &[(&str, &str)]) 
     .expect("keytrail task")
 }
 
+/// A job `lookback` (in hours) reaching just before 2026-11-14 00:00 UTC, so the same sample
+/// logs (the 14 objects from that day on) are inside it whatever the date and the time of
+/// day. In days, the window's start moved with the clock and dropped the 11-14 object
+/// (10:24 UTC) from runs made after 10:24.
+pub fn sample_logs_lookback() -> String {
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 11, 14)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    let hours = (chrono::Utc::now() - start).num_hours() + 1;
+    format!("{hours}h")
+}
+
 /// Every file under `dir`, sorted by path.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
