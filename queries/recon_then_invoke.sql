@@ -7,10 +7,14 @@
 -- window: ${window}
 -- group_by: account_id, credential
 -- sequence: recon, invoke
+-- One SELECT over `events`, the same rows as a subquery filtered on its computed
+-- `credential`, which made the streaming engine hold about 200 MB more at 3M dense events.
 SELECT
   account_id,
-  credential,
-  step,
+  CASE WHEN access_key_id LIKE 'AKIA%' THEN access_key_id
+       ELSE CONCAT('bedrock-api-key:', COALESCE(principal_arn, user_name))
+  END AS credential,
+  CASE WHEN event_name IN ('ListFoundationModels', 'GetFoundationModelAvailability') THEN 'recon' ELSE 'invoke' END AS step,
   event_time,
   event_id,
   event_name,
@@ -18,19 +22,12 @@ SELECT
   aws_region,
   source_ip,
   user_agent
-FROM (
-  SELECT *,
-    CASE WHEN access_key_id LIKE 'AKIA%' THEN access_key_id
-         WHEN activity = 'bearer_long_term' THEN CONCAT('bedrock-api-key:', COALESCE(principal_arn, user_name))
-    END AS credential,
-    CASE WHEN event_name IN ('ListFoundationModels', 'GetFoundationModelAvailability') THEN 'recon' ELSE 'invoke' END AS step
-  FROM events
-  WHERE error_code IS NULL
-    AND ((event_source = 'bedrock.amazonaws.com'
-          AND event_name IN ('ListFoundationModels', 'GetFoundationModelAvailability',
-                             'InvokeModel', 'InvokeModelWithResponseStream', 'InvokeModelWithBidirectionalStream',
-                             'Converse', 'ConverseStream', 'StartAsyncInvoke'))
-         OR (event_source = 'bedrock-mantle.amazonaws.com'
-             AND event_name IN ('CreateChatCompletion', 'CreateCompletion', 'CreateMessage', 'CreateResponse')))
-) AS c
-WHERE credential IS NOT NULL
+FROM events
+WHERE error_code IS NULL
+  AND (access_key_id LIKE 'AKIA%' OR activity = 'bearer_long_term')
+  AND ((event_source = 'bedrock.amazonaws.com'
+        AND event_name IN ('ListFoundationModels', 'GetFoundationModelAvailability',
+                           'InvokeModel', 'InvokeModelWithResponseStream', 'InvokeModelWithBidirectionalStream',
+                           'Converse', 'ConverseStream', 'StartAsyncInvoke'))
+       OR (event_source = 'bedrock-mantle.amazonaws.com'
+           AND event_name IN ('CreateChatCompletion', 'CreateCompletion', 'CreateMessage', 'CreateResponse')))
