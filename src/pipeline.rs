@@ -779,7 +779,7 @@ pub fn read_stream(
 
 /// Memory one input's records are parsed in, reused from record to record: a copy of the
 /// record (simd-json parses in place) and the parser's buffers.
-pub struct Scratch {
+struct Scratch {
     bytes: Vec<u8>,
     buffers: simd_json::Buffers,
 }
