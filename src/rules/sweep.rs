@@ -36,7 +36,7 @@ impl<T> Default for Blocks<T> {
 impl<T> Blocks<T> {
     /// Appends a value.
     pub fn push(&mut self, v: T) {
-        if self.len % BLOCK == 0 {
+        if self.len.is_multiple_of(BLOCK) {
             self.blocks.push(Vec::with_capacity(BLOCK));
         }
         self.blocks.last_mut().expect("a block was added").push(v);
