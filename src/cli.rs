@@ -279,6 +279,10 @@ pub struct ScanArgs {
     /// rules list` shows every parameter and its default).
     #[arg(long = "set", value_name = "RULE.PARAM=VALUE", help_heading = "Rules")]
     pub set: Vec<String>,
+    /// Print to stderr how long reading and each rule took, and the process's memory after
+    /// each (for rule authors and capacity planning).
+    #[arg(long, help_heading = "Rules")]
+    pub stats: bool,
     #[command(flatten)]
     pub export: ExportArgs,
 }

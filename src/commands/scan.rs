@@ -10,6 +10,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
@@ -70,6 +71,33 @@ fn filter_note(a: &ScanArgs) -> Option<String> {
     (!parts.is_empty()).then(|| format!("Filtered: {}.", parts.join("; ")))
 }
 
+/// One `--stats` line: what was done, how long it took, and the process's resident memory
+/// now and at its peak (Linux).
+fn write_stat(err: &mut dyn Write, what: &str, took: Duration) -> std::io::Result<()> {
+    let memory = match process_memory() {
+        Some((rss, peak)) => format!("; resident {} MB, peak {} MB", rss >> 10, peak >> 10),
+        None => String::new(),
+    };
+    writeln!(
+        err,
+        "keytrail: stats: {what} in {:.2} s{memory}",
+        took.as_secs_f64()
+    )
+}
+
+/// The process's resident memory and its peak so far, in KiB (`VmRSS`, `VmHWM` of
+/// /proc/self/status); None where that file does not exist.
+fn process_memory() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
 /// Runs the scan, writes findings, and delivers them when `--export` asks.
 pub fn run(a: &ScanArgs, err: &mut dyn Write) -> Result<Outcome> {
     let format = Format::from(a.format);
@@ -91,10 +119,24 @@ pub fn run(a: &ScanArgs, err: &mut dyn Write) -> Result<Outcome> {
     };
     let mut input = a.input.clone();
     input.keep_raw = export.is_some();
+    let started = Instant::now();
     let ingested = load(&input, &a.out, err)?;
+    if a.stats {
+        let what = format!("read {} events", ingested.table.len());
+        write_stat(err, &what, started.elapsed())?;
+    }
     let mut findings: Vec<Finding> = Vec::new();
     for rule in &rules {
-        findings.extend(engine::run_rule(rule, &ingested.table)?);
+        let began = Instant::now();
+        let found = engine::run_rule(rule, &ingested.table)?;
+        if a.stats {
+            let what = format!("rule {}: {} findings", rule.id, found.len());
+            write_stat(err, &what, began.elapsed())?;
+        }
+        findings.extend(found);
+    }
+    if a.stats {
+        write_stat(err, "read and all rules", started.elapsed())?;
     }
     let people = matches!(format, Format::Table | Format::Html);
     let evidence_events = if export.is_some() || people {

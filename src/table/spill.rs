@@ -98,6 +98,7 @@ impl SpillWriter {
             self.writer = Some(w);
         }
         let w = self.writer.as_mut().expect("writer started above");
+        df = super::builder::compact(df).map_err(io)?;
         df.align_chunks();
         self.rows += df.height();
         for batch in df.iter_chunks(CompatLevel::newest(), false) {

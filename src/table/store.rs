@@ -166,6 +166,8 @@ pub struct Store {
     held: Vec<DataFrame>,
     held_bytes: usize,
     runs: Vec<SpillFile>,
+    /// The last run, still being written by its thread while more chunks come in.
+    writing: Option<RunOutput>,
 }
 
 /// The finished table and what finishing it dropped.
@@ -185,6 +187,7 @@ impl Store {
             held: Vec::new(),
             held_bytes: 0,
             runs: Vec::new(),
+            writing: None,
         }
     }
 
@@ -201,23 +204,30 @@ impl Store {
         Ok(())
     }
 
-    /// Sorts the held chunks and writes them as one run.
+    /// Sorts the held chunks and starts writing them as one run; the run before it is
+    /// finished first, so memory holds at most one run being written and one being filled.
     fn spill_held(&mut self) -> Result<(), StoreError> {
+        self.finish_writing()?;
         let held = std::mem::take(&mut self.held);
         self.held_bytes = 0;
         let sorted = sort_events(concat(held)?)?;
-        let mut w = self.budget.spill.writer()?;
-        for batch in slices(&sorted, RUN_BATCH_ROWS) {
-            w.write(batch)?;
+        let mut out = RunOutput::new(self.budget.spill.clone(), usize::MAX);
+        out.write(sorted)?;
+        self.writing = Some(out);
+        Ok(())
+    }
+
+    /// Waits for the run being written, if any.
+    fn finish_writing(&mut self) -> Result<(), StoreError> {
+        if let Some(out) = self.writing.take() {
+            self.runs.extend(out.finish()?);
         }
-        drop(sorted);
-        self.runs.push(w.finish()?);
         Ok(())
     }
 
     /// Sorts everything by time, drops exact duplicates and returns the table.
     pub fn finish(mut self) -> Result<Finished, StoreError> {
-        if self.runs.is_empty() {
+        if self.runs.is_empty() && self.writing.is_none() {
             let sorted = sort_events(concat(std::mem::take(&mut self.held))?)?;
             let (df, duplicates) = drop_duplicates(sorted)?;
             return Ok(Finished {
@@ -229,6 +239,7 @@ impl Store {
         if !self.held.is_empty() {
             self.spill_held()?;
         }
+        self.finish_writing()?;
         let mut duplicates = 0;
         let mut runs = std::mem::take(&mut self.runs);
         while runs.len() > MAX_FAN_IN {
@@ -480,48 +491,86 @@ fn merge(runs: Vec<SpillFile>, out: &mut RunOutput) -> Result<u64, StoreError> {
     Ok(dropped)
 }
 
-/// Sorted output written as spill files of at most `file_rows` rows each.
+/// Sorted output written as spill files of at most `file_rows` rows each, by a thread of its
+/// own: compacting, compressing and writing a batch overlap with producing the next (the
+/// merge of the runs would otherwise leave a core idle). At most [`WRITE_AHEAD`] frames wait.
 struct RunOutput {
-    spill: SpillDir,
-    file_rows: usize,
-    current: Option<SpillWriter>,
-    files: Vec<SpillFile>,
+    tx: Option<std::sync::mpsc::SyncSender<DataFrame>>,
+    writer: Option<std::thread::JoinHandle<Result<Vec<SpillFile>, StoreError>>>,
 }
+
+/// Frames handed to a [`RunOutput`]'s thread and not yet written.
+const WRITE_AHEAD: usize = 2;
 
 impl RunOutput {
     /// Output into files of at most `file_rows` rows.
     fn new(spill: SpillDir, file_rows: usize) -> RunOutput {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<DataFrame>(WRITE_AHEAD);
+        let writer = std::thread::Builder::new()
+            .name("keytrail-spill".into())
+            .spawn(move || write_files(&spill, file_rows, rx))
+            .expect("starting the spill writer thread");
         RunOutput {
-            spill,
-            file_rows,
-            current: None,
-            files: Vec::new(),
+            tx: Some(tx),
+            writer: Some(writer),
         }
     }
 
-    /// Appends sorted rows.
+    /// Appends sorted rows. An error of the writer thread comes back here or from
+    /// [`RunOutput::finish`].
     fn write(&mut self, df: DataFrame) -> Result<(), StoreError> {
-        for part in slices(&df, RUN_BATCH_ROWS) {
-            if self.current.is_none() {
-                self.current = Some(self.spill.writer()?);
-            }
-            let w = self.current.as_mut().expect("writer made above");
-            w.write(part)?;
-            if w.rows() >= self.file_rows {
-                let full = self.current.take().expect("writer present");
-                self.files.push(full.finish()?);
-            }
+        let tx = self.tx.as_ref().expect("not finished");
+        if tx.send(df).is_err() {
+            // The thread stopped early: it failed, and finishing says why.
+            self.tx = None;
+            return self.join().map(|_| ());
         }
         Ok(())
     }
 
     /// The finished files, in order.
     fn finish(mut self) -> Result<Vec<SpillFile>, StoreError> {
-        if let Some(w) = self.current.take() {
-            self.files.push(w.finish()?);
-        }
-        Ok(self.files)
+        self.tx = None;
+        self.join()
     }
+
+    /// Waits for the writer thread and returns what it wrote.
+    fn join(&mut self) -> Result<Vec<SpillFile>, StoreError> {
+        let writer = self.writer.take().expect("joined once");
+        writer.join().unwrap_or_else(|_| {
+            Err(StoreError::Spill(SpillError::Read(
+                "the spill writer thread stopped unexpectedly".to_string(),
+            )))
+        })
+    }
+}
+
+/// The body of a [`RunOutput`]'s thread: writes the frames received, in order, into files
+/// of at most `file_rows` rows.
+fn write_files(
+    spill: &SpillDir,
+    file_rows: usize,
+    rx: std::sync::mpsc::Receiver<DataFrame>,
+) -> Result<Vec<SpillFile>, StoreError> {
+    let mut files = Vec::new();
+    let mut current: Option<SpillWriter> = None;
+    for df in rx {
+        for part in slices(&df, RUN_BATCH_ROWS) {
+            let w = match current.as_mut() {
+                Some(w) => w,
+                None => current.insert(spill.writer()?),
+            };
+            w.write(part)?;
+            if w.rows() >= file_rows {
+                let full = current.take().expect("writer present");
+                files.push(full.finish()?);
+            }
+        }
+    }
+    if let Some(w) = current.take() {
+        files.push(w.finish()?);
+    }
+    Ok(files)
 }
 
 #[cfg(test)]
@@ -618,5 +667,34 @@ mod tests {
             .into_no_null_iter()
             .collect();
         assert_eq!(n, vec![50; 5]);
+    }
+
+    #[test]
+    fn a_spill_directory_that_cannot_be_written_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("no-such-dir");
+        let mut store = Store::new(MemoryBudget {
+            bytes: 1,
+            spill: SpillDir::new(&gone),
+        });
+        // The run is written by its own thread: its failure comes back by `finish`.
+        let mut first_error = None;
+        for i in 0..3 {
+            let (df, bytes) = chunk(&[(i, "e", "s")]);
+            if let Err(e) = store.add(df, bytes) {
+                first_error = Some(e);
+                break;
+            }
+        }
+        let err = match first_error {
+            Some(e) => e,
+            None => store
+                .finish()
+                .err()
+                .expect("finishing reports the failed write"),
+        };
+        let msg = err.to_string();
+        assert!(msg.contains("no-such-dir"), "{msg}");
+        assert!(msg.contains("TMPDIR"), "{msg}");
     }
 }
