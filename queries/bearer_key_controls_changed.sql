@@ -18,4 +18,4 @@ SELECT
 FROM events
 WHERE policy_mentions_bearer
   AND error_code IS NULL
-ORDER BY event_time
+ORDER BY event_time, event_id

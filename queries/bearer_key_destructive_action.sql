@@ -21,4 +21,4 @@ WHERE bearer_token
                      'PutModelInvocationLoggingConfiguration', 'DeleteImportedModel',
                      'DeleteCustomModel', 'DeleteModelCustomizationJob',
                      'DeleteProvisionedModelThroughput', 'DeleteMarketplaceModelEndpoint')
-ORDER BY event_time
+ORDER BY event_time, event_id

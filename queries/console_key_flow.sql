@@ -20,4 +20,4 @@ WHERE LOWER(target_user) LIKE 'bedrockapikey-%'
        OR activity = 'key_created')
 GROUP BY target_user, account_id
 HAVING users_created + policies_attached > 0
-ORDER BY first_seen
+ORDER BY first_seen, account_id, key_user

@@ -17,4 +17,4 @@ FROM events
 WHERE event_name IN ('UpdateServiceSpecificCredential', 'ResetServiceSpecificCredential', 'DeleteServiceSpecificCredential')
   AND activity IS NULL
   AND service_name IS NULL
-ORDER BY event_time
+ORDER BY event_time, event_id

@@ -17,4 +17,4 @@ FROM events
 WHERE event_source LIKE 'bedrock%'
   AND event_name IN ('DeleteGuardrail', 'UpdateGuardrail', 'DeleteEnforcedGuardrailConfiguration', 'PutEnforcedGuardrailConfiguration')
   AND error_code IS NULL
-ORDER BY event_time
+ORDER BY event_time, event_id

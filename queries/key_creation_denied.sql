@@ -14,4 +14,4 @@ SELECT
   event_id
 FROM events
 WHERE activity = 'key_create_failed'
-ORDER BY event_time
+ORDER BY event_time, event_id

@@ -31,4 +31,4 @@ FROM revoked r
 JOIN uses u ON u.user_name = r.key_user AND u.account_id = r.revoked_account
 WHERE u.event_time > r.revoked_at
 GROUP BY r.key_user, r.revoked_account, r.credential_id, r.revocation, r.revoked_at, r.revocation_event_id
-ORDER BY r.revoked_at
+ORDER BY r.revoked_at, r.revocation_event_id

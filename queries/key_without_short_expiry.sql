@@ -15,4 +15,4 @@ SELECT
 FROM events
 WHERE activity = 'key_created'
   AND ((credential_age_days IS NULL AND credential_expiration IS NULL) OR credential_age_days > 90)
-ORDER BY event_time
+ORDER BY event_time, event_id

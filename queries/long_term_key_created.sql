@@ -15,4 +15,4 @@ SELECT
   event_id
 FROM events
 WHERE activity = 'key_created'
-ORDER BY event_time
+ORDER BY event_time, event_id

@@ -64,4 +64,4 @@ JOIN models m ON m.k = t.k
 JOIN ips p ON p.k = t.k
 JOIN bases b ON b.k = t.k
 JOIN ids i ON i.k = t.k
-ORDER BY t.first_seen
+ORDER BY t.first_seen, t.account_id, t.principal

@@ -18,4 +18,4 @@ FROM (SELECT *, COALESCE(principal_arn, user_name) AS principal FROM events
         AND event_name IN ('PutUseCaseForModelAccess', 'PutFoundationModelEntitlement', 'CreateFoundationModelAgreement')
         AND error_code IS NULL) AS e
 GROUP BY account_id, principal
-ORDER BY first_seen
+ORDER BY first_seen, account_id, principal

@@ -22,4 +22,4 @@ WHERE identity_type = 'IAMUser'
            OR event_source LIKE '%marketplace%')
   AND event_name NOT IN ('GetCallerIdentity', 'GetSessionToken', 'GetAccessKeyInfo')
 GROUP BY account_id, user_name
-ORDER BY first_seen
+ORDER BY first_seen, account_id, key_user

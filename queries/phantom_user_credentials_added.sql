@@ -17,4 +17,4 @@ WHERE event_source = 'iam.amazonaws.com'
   AND event_name IN ('CreateAccessKey', 'CreateLoginProfile', 'UpdateLoginProfile')
   AND error_code IS NULL
   AND LOWER(key_user) LIKE 'bedrockapikey-_%'
-ORDER BY event_time
+ORDER BY event_time, event_id

@@ -42,4 +42,4 @@ SELECT
 FROM denies d
 JOIN evidence e ON e.policy_event_id = d.policy_event_id
 GROUP BY d.policy_event_id, d.written_at, d.account_id, d.event_name, d.applies_to, d.policy_arn, d.written_by
-ORDER BY d.written_at
+ORDER BY d.written_at, d.account_id, d.policy_arn, d.applies_to, d.event_name

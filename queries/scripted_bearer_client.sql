@@ -10,14 +10,8 @@ WITH s AS (
          error_code, source_ip, event_time, event_id
   FROM events
   WHERE bearer_token
-    AND (LOWER(user_agent) LIKE '%python-requests%'
-         OR LOWER(user_agent) LIKE '%aiohttp%'
-         OR LOWER(user_agent) LIKE '%curl/%'
-         OR LOWER(user_agent) LIKE '%httpx%'
-         OR LOWER(user_agent) LIKE '%axios%'
-         OR LOWER(user_agent) LIKE '%node-fetch%'
-         OR LOWER(user_agent) LIKE '%go-http-client%'
-         OR LOWER(user_agent) LIKE '%okhttp%')
+    -- One case-insensitive regex: eight LOWER(...) LIKE tests cost eight passes per row.
+    AND user_agent ~* 'python-requests|aiohttp|curl/|httpx|axios|node-fetch|go-http-client|okhttp'
 ),
 totals AS (
   SELECT COALESCE(principal, '') || '|' || COALESCE(account_id, '') || '|' || COALESCE(user_agent, '') AS k, *
@@ -48,4 +42,4 @@ SELECT t.account_id, t.principal, t.user_agent, t.calls, t.calls_ok, p.source_ip
 FROM totals t
 JOIN ips p ON p.k = t.k
 JOIN ids i ON i.k = t.k
-ORDER BY t.first_seen
+ORDER BY t.first_seen, t.account_id, t.principal, t.user_agent
