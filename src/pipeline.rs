@@ -283,7 +283,7 @@ pub struct RecordFeed<'o> {
     name: String,
     opts: &'o IngestOptions,
     result: InputResult,
-    scratch: Scratch,
+    scratch: ParseScratch,
 }
 
 impl<'o> RecordFeed<'o> {
@@ -293,7 +293,7 @@ impl<'o> RecordFeed<'o> {
             name: name.into(),
             opts,
             result: InputResult::default(),
-            scratch: Scratch::default(),
+            scratch: ParseScratch::default(),
         }
     }
 
@@ -416,8 +416,10 @@ pub fn read_local_observed(
     let (tx, rx) = std::sync::mpsc::sync_channel::<InputOutcome>(2 * rayon::current_num_threads());
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            logs.par_iter().for_each_with(tx, |tx, input| {
-                let r = read_input(input, opts);
+            // Each reader thread keeps its buffers from file to file (`Scratch`).
+            let init = || (tx.clone(), Scratch::default());
+            logs.par_iter().for_each_init(init, |(tx, scratch), input| {
+                let r = read_input(input, opts, scratch);
                 if let Some(p) = progress {
                     p.inc(1);
                 }
@@ -700,10 +702,10 @@ impl Assembler {
 }
 
 /// Opens and reads one input; an open failure marks the input as skipped.
-fn read_input(input: &Input, opts: &IngestOptions) -> InputOutcome {
+fn read_input(input: &Input, opts: &IngestOptions, scratch: &mut Scratch) -> InputOutcome {
     let name = input.name();
     match local::open(input) {
-        Ok(reader) => read_stream(&name, reader, opts),
+        Ok(reader) => read_stream_in(&name, reader, opts, scratch),
         Err(e) => InputOutcome::failed(name, format!("cannot open: {e}")),
     }
 }
@@ -714,16 +716,26 @@ pub fn read_stream(
     reader: Box<dyn std::io::Read + Send>,
     opts: &IngestOptions,
 ) -> InputOutcome {
+    read_stream_in(name, reader, opts, &mut Scratch::default())
+}
+
+/// [`read_stream`] with buffers kept from an earlier input.
+fn read_stream_in(
+    name: &str,
+    reader: Box<dyn std::io::Read + Send>,
+    opts: &IngestOptions,
+    scratch: &mut Scratch,
+) -> InputOutcome {
     let mut r = InputResult::default();
-    let mut scratch = Scratch::default();
+    let Scratch { split, parse } = scratch;
     let mut first_skip = None;
-    let end = scanner::split_records(reader, &mut |piece| {
+    let end = scanner::split_records_in(reader, split, &mut |piece| {
         if r.digest || r.bad.is_some() {
             return;
         }
         match piece {
             Piece::Record { bytes, framing, .. } => {
-                on_record(name, bytes, framing, opts, &mut r, &mut scratch)
+                on_record(name, bytes, framing, opts, &mut r, parse)
             }
             // Not records read (`events_read`): only counted as unreadable.
             Piece::NotObject { offset, kind, .. } => {
@@ -777,16 +789,24 @@ pub fn read_stream(
     InputOutcome::read(name.to_string(), r, false)
 }
 
-/// Memory one input's records are parsed in, reused from record to record: a copy of the
-/// record (simd-json parses in place) and the parser's buffers.
+/// Memory a reader thread reads its inputs with, kept from input to input: the splitter's
+/// read buffer, and the memory records are parsed in.
+#[derive(Default)]
 struct Scratch {
+    split: Vec<u8>,
+    parse: ParseScratch,
+}
+
+/// Memory records are parsed in, reused from record to record: a copy of the record
+/// (simd-json parses in place) and the parser's buffers.
+struct ParseScratch {
     bytes: Vec<u8>,
     buffers: simd_json::Buffers,
 }
 
-impl Default for Scratch {
+impl Default for ParseScratch {
     fn default() -> Self {
-        Scratch {
+        ParseScratch {
             bytes: Vec::new(),
             buffers: simd_json::Buffers::new(4096),
         }
@@ -800,7 +820,7 @@ fn on_record(
     framing: Framing,
     opts: &IngestOptions,
     r: &mut InputResult,
-    scratch: &mut Scratch,
+    scratch: &mut ParseScratch,
 ) {
     let first_top = framing == Framing::TopLevel && !r.seen_top_level;
     if framing == Framing::TopLevel {
@@ -810,7 +830,7 @@ fn on_record(
         r.records += 1;
         return;
     }
-    let Scratch { bytes, buffers } = scratch;
+    let ParseScratch { bytes, buffers } = scratch;
     bytes.clear();
     bytes.extend_from_slice(raw);
     let tape = match simd_json::to_tape_with_buffers(bytes, buffers) {
@@ -837,7 +857,7 @@ fn on_record(
             .and_then(|v| v.as_array())
         {
             // A wrapper whose array is not its first member: handle each element.
-            let mut inner = Scratch::default();
+            let mut inner = ParseScratch::default();
             for item in &items {
                 let text = item.encode();
                 on_record(name, text.as_bytes(), Framing::Wrapped, opts, r, &mut inner);

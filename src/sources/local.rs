@@ -2,7 +2,7 @@
 //! each one as a byte stream, inflating gzip (multi-member too) detected from its content.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 use super::Input;
@@ -248,13 +248,23 @@ pub fn open(input: &Input) -> std::io::Result<Box<dyn Read + Send>> {
     decode(raw)
 }
 
-/// Wraps a byte stream so gzip content (detected by magic bytes) is inflated.
-pub fn decode(raw: Box<dyn Read + Send>) -> std::io::Result<Box<dyn Read + Send>> {
-    let mut br = BufReader::with_capacity(256 * 1024, raw);
-    let head = br.fill_buf()?;
-    if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
-        Ok(Box::new(super::gzip::GzipReader::new(br)))
+/// Wraps a byte stream so gzip content (detected by magic bytes) is inflated. No buffer is
+/// put in front: the splitter and the gzip reader read in large blocks of their own.
+pub fn decode(mut raw: Box<dyn Read + Send>) -> std::io::Result<Box<dyn Read + Send>> {
+    let mut head = [0u8; 2];
+    let mut n = 0;
+    while n < head.len() {
+        match raw.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let stream = std::io::Cursor::new(head).take(n as u64).chain(raw);
+    if n == 2 && head == [0x1f, 0x8b] {
+        Ok(Box::new(super::gzip::GzipReader::new(stream)))
     } else {
-        Ok(Box::new(br))
+        Ok(Box::new(stream))
     }
 }

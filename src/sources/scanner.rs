@@ -43,6 +43,8 @@ pub const MAX_DEPTH: u32 = 512;
 /// Largest read; the first is `FIRST_READ` and each next one twice the last, so that a small
 /// input never has a large buffer allocated and zeroed for it.
 const READ_CHUNK: usize = 1024 * 1024;
+/// Largest read buffer [`split_records_in`] hands back for the next input.
+const KEEP_BUFFER_BYTES: usize = 4 * READ_CHUNK;
 const FIRST_READ: usize = 64 * 1024;
 /// Bytes the resynchronizing search may scan again before it only goes forward.
 const RESCAN_BASE: u64 = 64 * 1024 * 1024;
@@ -180,23 +182,49 @@ impl Gap {
 
 /// Streams the pieces of `reader` to `sink`, with the fastest classification engine.
 pub fn split_records<R: Read>(reader: R, sink: &mut dyn FnMut(Piece<'_>)) -> SplitEnd {
-    split_records_with(reader, Engine::detect(), sink)
+    split_records_in(reader, &mut Vec::new(), sink)
+}
+
+/// [`split_records`] reading through `buf`, a buffer kept from input to input: it is
+/// allocated and zeroed once per reader thread, not once per file.
+pub fn split_records_in<R: Read>(
+    reader: R,
+    buf: &mut Vec<u8>,
+    sink: &mut dyn FnMut(Piece<'_>),
+) -> SplitEnd {
+    split_records_with_buf(reader, Engine::detect(), buf, sink)
 }
 
 /// [`split_records`] with a chosen engine (both give the same pieces; tests compare them).
 pub fn split_records_with<R: Read>(
-    mut reader: R,
+    reader: R,
     engine: Engine,
     sink: &mut dyn FnMut(Piece<'_>),
 ) -> SplitEnd {
+    split_records_with_buf(reader, engine, &mut Vec::new(), sink)
+}
+
+/// The splitter's loop, over the caller's buffer (its old contents are never read).
+fn split_records_with_buf<R: Read>(
+    mut reader: R,
+    engine: Engine,
+    buf: &mut Vec<u8>,
+    sink: &mut dyn FnMut(Piece<'_>),
+) -> SplitEnd {
     let mut s = Splitter::new(engine);
-    loop {
+    s.buf = std::mem::take(buf);
+    let end = loop {
         s.run(sink);
         if s.done {
-            return s.end();
+            break s.end();
         }
         s.fill(&mut reader);
+    };
+    // A buffer grown for a huge record is not kept for the next input.
+    if s.buf.capacity() <= KEEP_BUFFER_BYTES {
+        *buf = std::mem::take(&mut s.buf);
     }
+    end
 }
 
 /// True when `text` nests deeper than `limit` (outside strings); for JSON that did not come
