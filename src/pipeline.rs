@@ -789,6 +789,35 @@ fn read_stream_in(
     InputOutcome::read(name.to_string(), r, false)
 }
 
+/// Reader memory for inputs read one at a time on whatever thread is free (S3 objects):
+/// each read takes a [`Scratch`] and gives it back, so buffers are not made per object.
+#[derive(Default)]
+pub struct ScratchPool(std::sync::Mutex<Vec<Scratch>>);
+
+/// Most [`Scratch`]es a pool keeps (more readers than this at once make their own).
+const POOL_MAX: usize = 16;
+
+impl ScratchPool {
+    /// Reads a stream like [`read_stream`], with memory from the pool.
+    pub fn read_stream(
+        &self,
+        name: &str,
+        reader: Box<dyn std::io::Read + Send>,
+        opts: &IngestOptions,
+    ) -> InputOutcome {
+        // A poisoned lock (a reader panicked) only means starting with fresh memory.
+        let taken = self.0.lock().ok().and_then(|mut v| v.pop());
+        let mut scratch = taken.unwrap_or_default();
+        let out = read_stream_in(name, reader, opts, &mut scratch);
+        if let Ok(mut v) = self.0.lock()
+            && v.len() < POOL_MAX
+        {
+            v.push(scratch);
+        }
+        out
+    }
+}
+
 /// Memory a reader thread reads its inputs with, kept from input to input: the splitter's
 /// read buffer, and the memory records are parsed in.
 #[derive(Default)]

@@ -26,7 +26,7 @@ use tokio_util::io::SyncIoBridge;
 use crate::aws::AwsContext;
 use crate::aws::call::{Call, Tally, send};
 use crate::aws::errors::{AwsCallError, CallSite, Endpoint};
-use crate::pipeline::{IngestOptions, InputOutcome, SourceCounts, read_stream};
+use crate::pipeline::{IngestOptions, InputOutcome, ScratchPool, SourceCounts};
 use crate::sources::local::{decode, is_digest_name, is_log_name};
 use crate::sources::shard::Shard;
 use layout::{
@@ -109,7 +109,10 @@ pub async fn read(
         let (bucket, url, ctx, opts) = (bucket.clone(), url.clone(), ctx.clone(), opts.clone());
         tokio::spawn(async move { list_all(&bucket, &url, &ctx, &opts, tx).await })
     };
-    let opts = Arc::new(opts.clone());
+    let opts = Arc::new(ObjectReader {
+        opts: opts.clone(),
+        memory: ScratchPool::default(),
+    });
     let listed =
         futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
     let (bucket_ref, opts_ref) = (&bucket, &opts);
@@ -118,7 +121,7 @@ pub async fn read(
             .filter_map(|item| {
                 let keep = match &item {
                     Listed::Failed(..) => true,
-                    Listed::Object(o) => admit(o, opts_ref, filter.as_ref(), &mut counts),
+                    Listed::Object(o) => admit(o, &opts_ref.opts, filter.as_ref(), &mut counts),
                     Listed::OtherShard => {
                         counts.other_shards += 1;
                         false
@@ -439,6 +442,13 @@ fn list_site(bucket: &str) -> CallSite {
     }
 }
 
+/// What reading an object needs: the ingest options, and reader memory shared by the
+/// objects in flight.
+struct ObjectReader {
+    opts: IngestOptions,
+    memory: ScratchPool,
+}
+
 /// Fetches one object and reads it as it streams; a body that breaks mid-way is fetched
 /// again (the partial result is dropped), a corrupt object is reported as it is.
 async fn fetch(
@@ -446,7 +456,7 @@ async fn fetch(
     bucket: &Bucket,
     url: &S3Url,
     key: &str,
-    opts: Arc<IngestOptions>,
+    opts: Arc<ObjectReader>,
 ) -> InputOutcome {
     let name = url.key_url(key);
     let call = bucket.call(
@@ -484,7 +494,7 @@ async fn fetch(
         };
         let (n, o) = (name.clone(), opts.clone());
         let outcome = tokio::task::spawn_blocking(move || match decode(Box::new(reader)) {
-            Ok(r) => read_stream(&n, r, &o),
+            Ok(r) => o.memory.read_stream(&n, r, &o.opts),
             Err(e) => InputOutcome::failed(n, format!("read failed: {e}")),
         })
         .await
@@ -502,13 +512,13 @@ async fn fetch(
 async fn read_whole(
     name: String,
     body: impl AsRef<[u8]> + Send + 'static,
-    opts: Arc<IngestOptions>,
+    opts: Arc<ObjectReader>,
 ) -> InputOutcome {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let n = name.clone();
     rayon::spawn(move || {
         let outcome = match decode(Box::new(std::io::Cursor::new(body))) {
-            Ok(r) => read_stream(&n, r, &opts),
+            Ok(r) => opts.memory.read_stream(&n, r, &opts.opts),
             Err(e) => InputOutcome::failed(n, format!("read failed: {e}")),
         };
         let _ = tx.send(outcome);
