@@ -69,7 +69,7 @@ pub fn bucket_width(history: i64) -> i64 {
 /// Texts interned to codes.
 #[derive(Debug, Default)]
 struct Dict {
-    map: HashMap<String, u32>,
+    map: PlHashMap<String, u32>,
     values: Vec<String>,
 }
 
@@ -102,7 +102,7 @@ struct Read {
     group_cols: Vec<Dict>,
     /// Group code -> per-column codes.
     groups: Vec<Box<[u32]>>,
-    group_index: HashMap<Box<[u32]>, u32>,
+    group_index: PlHashMap<Box<[u32]>, u32>,
     /// The measured (or step, or baseline) column.
     value: Dict,
     /// Other columns, each a dictionary and one code per candidate.
