@@ -4,6 +4,8 @@
 //!
 //! Memory is bounded by the budget, not by the number of events kept: past half the budget
 //! the held chunks are sorted and written as one run (the other half is room for the sort).
+//! A run is written by a thread of its own while the next chunks come in; the next run waits
+//! for it, so at most one run is in memory besides the chunks held.
 //! Finishing a spilled store merges the runs in rounds that hold one batch per run, at most
 //! [`MAX_FAN_IN`] runs at a time, writing the table's final files as it goes.
 
@@ -211,7 +213,7 @@ impl Store {
         let held = std::mem::take(&mut self.held);
         self.held_bytes = 0;
         let sorted = sort_events(concat(held)?)?;
-        let mut out = RunOutput::new(self.budget.spill.clone(), usize::MAX);
+        let mut out = RunOutput::new(self.budget.spill.clone(), usize::MAX)?;
         out.write(sorted)?;
         self.writing = Some(out);
         Ok(())
@@ -244,12 +246,12 @@ impl Store {
         let mut runs = std::mem::take(&mut self.runs);
         while runs.len() > MAX_FAN_IN {
             let rest = runs.split_off(MAX_FAN_IN);
-            let mut out = RunOutput::new(self.budget.spill.clone(), usize::MAX);
+            let mut out = RunOutput::new(self.budget.spill.clone(), usize::MAX)?;
             duplicates += merge(runs, &mut out)?;
             runs = rest;
             runs.extend(out.finish()?);
         }
-        let mut out = RunOutput::new(self.budget.spill.clone(), FINAL_FILE_ROWS);
+        let mut out = RunOutput::new(self.budget.spill.clone(), FINAL_FILE_ROWS)?;
         duplicates += merge(runs, &mut out)?;
         Ok(Finished {
             table: EventTable::spilled(out.finish()?)
@@ -497,6 +499,8 @@ fn merge(runs: Vec<SpillFile>, out: &mut RunOutput) -> Result<u64, StoreError> {
 struct RunOutput {
     tx: Option<std::sync::mpsc::SyncSender<DataFrame>>,
     writer: Option<std::thread::JoinHandle<Result<Vec<SpillFile>, StoreError>>>,
+    /// The spill directory, for messages.
+    dir: String,
 }
 
 /// Frames handed to a [`RunOutput`]'s thread and not yet written.
@@ -504,24 +508,29 @@ const WRITE_AHEAD: usize = 2;
 
 impl RunOutput {
     /// Output into files of at most `file_rows` rows.
-    fn new(spill: SpillDir, file_rows: usize) -> RunOutput {
+    fn new(spill: SpillDir, file_rows: usize) -> Result<RunOutput, StoreError> {
+        let dir = spill.path().display().to_string();
         let (tx, rx) = std::sync::mpsc::sync_channel::<DataFrame>(WRITE_AHEAD);
         let writer = std::thread::Builder::new()
             .name("keytrail-spill".into())
             .spawn(move || write_files(&spill, file_rows, rx))
-            .expect("starting the spill writer thread");
-        RunOutput {
+            .map_err(|e| SpillError::Write {
+                dir: dir.clone(),
+                reason: format!("cannot start the writer thread: {e}"),
+            })?;
+        Ok(RunOutput {
             tx: Some(tx),
             writer: Some(writer),
-        }
+            dir,
+        })
     }
 
-    /// Appends sorted rows. An error of the writer thread comes back here or from
+    /// Appends sorted rows. A failure of the writer thread comes back here or from
     /// [`RunOutput::finish`].
     fn write(&mut self, df: DataFrame) -> Result<(), StoreError> {
-        let tx = self.tx.as_ref().expect("not finished");
-        if tx.send(df).is_err() {
-            // The thread stopped early: it failed, and finishing says why.
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(df).is_ok());
+        if !sent {
+            // The thread stopped early: it failed, and joining it says why.
             self.tx = None;
             return self.join().map(|_| ());
         }
@@ -536,12 +545,18 @@ impl RunOutput {
 
     /// Waits for the writer thread and returns what it wrote.
     fn join(&mut self) -> Result<Vec<SpillFile>, StoreError> {
-        let writer = self.writer.take().expect("joined once");
-        writer.join().unwrap_or_else(|_| {
-            Err(StoreError::Spill(SpillError::Read(
-                "the spill writer thread stopped unexpectedly".to_string(),
-            )))
-        })
+        let stopped = |reason: &str| {
+            StoreError::Spill(SpillError::Write {
+                dir: self.dir.clone(),
+                reason: reason.to_string(),
+            })
+        };
+        match self.writer.take() {
+            Some(w) => w
+                .join()
+                .unwrap_or_else(|_| Err(stopped("the writer thread stopped unexpectedly"))),
+            None => Err(stopped("the writer thread failed earlier")),
+        }
     }
 }
 
