@@ -352,3 +352,46 @@ fn rules_list_shows_builtins_and_lint_passes() {
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert!(stdout(&o).contains("23 rule files ok"));
 }
+
+#[test]
+fn stats_name_the_read_and_every_rule_on_stderr_and_leave_stdout_alone() {
+    let plain = keytrail(&["scan", "sample-logs", "--format", "json"]);
+    let with = keytrail(&["scan", "sample-logs", "--format", "json", "--stats"]);
+    assert_eq!(plain.status.code(), with.status.code());
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stdout(&plain)).unwrap()["findings"],
+        serde_json::from_str::<serde_json::Value>(&stdout(&with)).unwrap()["findings"],
+        "--stats changes no result"
+    );
+    let err = stderr(&with);
+    let stats: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("keytrail: stats: "))
+        .collect();
+    // The built-in rules are the SQL files of queries/.
+    let ids: Vec<String> = std::fs::read_dir(crate::common::root().join("queries"))
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".sql").map(str::to_string)
+        })
+        .collect();
+    assert!(ids.len() > 20, "{ids:?}");
+    assert!(
+        stats[0].contains("read ") && stats[0].contains(" events in "),
+        "{err}"
+    );
+    for id in &ids {
+        assert!(
+            stats
+                .iter()
+                .any(|l| l.contains(&format!("rule {id}: ")) && l.contains(" s")),
+            "no stats line for {id}: {err}"
+        );
+    }
+    assert!(
+        stats.last().unwrap().contains("read and all rules"),
+        "{err}"
+    );
+    assert!(!stderr(&plain).contains("stats:"), "stats only when asked");
+}
