@@ -94,32 +94,28 @@ fn denies_columns(cols: &mut [Column]) -> PolarsResult<Column> {
     let actions = cols[1].cast(&DataType::String)?;
     let docs = docs.str()?;
     let actions = actions.str()?;
-    // One side may be a single value (a literal) broadcast over the other.
-    let n = if docs.is_empty() || actions.is_empty() {
-        0
+    // One side may be a single value (a literal) broadcast over the other. Rows are walked
+    // with iterators (`get(i)` looks the chunk up again for every row), and a column of
+    // documents that are all null (most of a table) is answered at once.
+    let test = |d: Option<&str>, a: Option<&str>| {
+        Some(matches!((d, a), (Some(d), Some(a)) if denies(d, a)))
+    };
+    let out: BooleanChunked = if docs.is_empty() || actions.is_empty() {
+        BooleanChunked::full(PlSmallStr::EMPTY, false, 0)
+    } else if docs.null_count() == docs.len() || actions.null_count() == actions.len() {
+        BooleanChunked::full(PlSmallStr::EMPTY, false, docs.len().max(actions.len()))
+    } else if actions.len() == 1 {
+        let a = actions.get(0);
+        docs.into_iter().map(|d| test(d, a)).collect()
+    } else if docs.len() == 1 {
+        let d = docs.get(0);
+        actions.into_iter().map(|a| test(d, a)).collect()
     } else {
-        docs.len().max(actions.len())
+        docs.into_iter()
+            .zip(actions)
+            .map(|(d, a)| test(d, a))
+            .collect()
     };
-    let action_at = |i: usize| {
-        if actions.len() == 1 {
-            actions.get(0)
-        } else {
-            actions.get(i)
-        }
-    };
-    let doc_at = |i: usize| {
-        if docs.len() == 1 {
-            docs.get(0)
-        } else {
-            docs.get(i)
-        }
-    };
-    let out: BooleanChunked = (0..n)
-        .map(|i| match (doc_at(i), action_at(i)) {
-            (Some(d), Some(a)) => Some(denies(d, a)),
-            _ => Some(false),
-        })
-        .collect();
     Ok(out.with_name(DENIES_FN.into()).into_column())
 }
 
