@@ -182,4 +182,23 @@ mod tests {
         ));
         assert!(!wildcard_match("bedrock:Call", BEARER));
     }
+
+    #[test]
+    fn the_sql_function_reads_a_column_with_nulls_and_a_literal_action() {
+        let deny = r#"{"Statement":[{"Effect":"Deny","Action":"bedrock:*","Resource":"*"}]}"#;
+        let allow = r#"{"Statement":[{"Effect":"Allow","Action":"bedrock:*","Resource":"*"}]}"#;
+        let answer = |docs: Vec<Option<&str>>| -> Vec<Option<bool>> {
+            let mut cols = [
+                Column::new("d".into(), docs),
+                Column::new("a".into(), [BEARER]),
+            ];
+            let out = denies_columns(&mut cols).unwrap();
+            out.bool().unwrap().into_iter().collect()
+        };
+        assert_eq!(
+            answer(vec![Some(deny), None, Some(allow)]),
+            vec![Some(true), Some(false), Some(false)]
+        );
+        assert_eq!(answer(vec![None, None]), vec![Some(false), Some(false)]);
+    }
 }
