@@ -416,10 +416,10 @@ pub fn read_local_observed(
     let (tx, rx) = std::sync::mpsc::sync_channel::<InputOutcome>(2 * rayon::current_num_threads());
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            // Each reader thread keeps its buffers from file to file (`Scratch`).
-            let init = || (tx.clone(), Scratch::default());
-            logs.par_iter().for_each_init(init, |(tx, scratch), input| {
-                let r = read_input(input, opts, scratch);
+            // Reader threads take their buffers from one pool, file after file.
+            let memory = ScratchPool::default();
+            logs.par_iter().for_each_with(tx, |tx, input| {
+                let r = read_input(input, opts, &memory);
                 if let Some(p) = progress {
                     p.inc(1);
                 }
@@ -702,10 +702,10 @@ impl Assembler {
 }
 
 /// Opens and reads one input; an open failure marks the input as skipped.
-fn read_input(input: &Input, opts: &IngestOptions, scratch: &mut Scratch) -> InputOutcome {
+fn read_input(input: &Input, opts: &IngestOptions, memory: &ScratchPool) -> InputOutcome {
     let name = input.name();
     match local::open(input) {
-        Ok(reader) => read_stream_in(&name, reader, opts, scratch),
+        Ok(reader) => memory.read_stream(&name, reader, opts),
         Err(e) => InputOutcome::failed(name, format!("cannot open: {e}")),
     }
 }
@@ -789,8 +789,8 @@ fn read_stream_in(
     InputOutcome::read(name.to_string(), r, false)
 }
 
-/// Reader memory for inputs read one at a time on whatever thread is free (S3 objects):
-/// each read takes a [`Scratch`] and gives it back, so buffers are not made per object.
+/// Reader memory shared by the threads that read inputs (local files, S3 objects): each
+/// read takes a [`Scratch`] and gives it back, so buffers are not made per input.
 #[derive(Default)]
 pub struct ScratchPool(std::sync::Mutex<Vec<Scratch>>);
 
@@ -818,8 +818,8 @@ impl ScratchPool {
     }
 }
 
-/// Memory a reader thread reads its inputs with, kept from input to input: the splitter's
-/// read buffer, and the memory records are parsed in.
+/// Memory an input is read with, kept for the next one: the splitter's read buffer, and the
+/// memory records are parsed in.
 #[derive(Default)]
 struct Scratch {
     split: Vec<u8>,
