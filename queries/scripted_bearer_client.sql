@@ -3,8 +3,10 @@
 -- severity: low
 -- description: Bearer-token calls whose user agent is a generic HTTP library (python-requests, aiohttp, curl, httpx, axios, node-fetch, Go-http-client, okhttp) rather than an AWS SDK, per principal and user agent. Scripts that resell or test stolen keys often look like this; user agents are easy to fake, so this is context, not proof.
 -- mitre: T1078.004
--- Counts and first uses come from streamable group-bys; only (group, event_id) is gathered
--- in memory for the evidence list. Each group gets its join key after grouping.
+-- evidence: s BY account_id, principal, user_agent
+-- Counts and first uses come from streamable group-bys, and keytrail streams the evidence
+-- from `s` (the header above): nothing holds every event. Each group gets its join key
+-- after grouping.
 WITH s AS (
   SELECT account_id, COALESCE(session_issuer_arn, principal_arn, user_name) AS principal, user_agent,
          error_code, source_ip, event_time, event_id
@@ -31,15 +33,9 @@ ips AS (
   FROM (SELECT account_id, principal, user_agent, source_ip, MIN(event_time) AS t
         FROM s GROUP BY account_id, principal, user_agent, source_ip) AS x
   GROUP BY account_id, principal, user_agent
-),
-ids AS (
-  SELECT COALESCE(principal, '') || '|' || COALESCE(account_id, '') || '|' || COALESCE(user_agent, '') AS k, event_ids
-  FROM (SELECT account_id, principal, user_agent, ARRAY_AGG(event_id) AS event_ids
-        FROM s GROUP BY account_id, principal, user_agent) AS g
 )
 SELECT t.account_id, t.principal, t.user_agent, t.calls, t.calls_ok, p.source_ips,
-       t.first_seen, t.last_seen, i.event_ids
+       t.first_seen, t.last_seen
 FROM totals t
 JOIN ips p ON p.k = t.k
-JOIN ids i ON i.k = t.k
 ORDER BY t.first_seen, t.account_id, t.principal, t.user_agent

@@ -3,8 +3,10 @@
 -- severity: low
 -- description: Calls made with a short-term (presigned, up to 12 h) Bedrock API key, per signing principal. Short-term keys leave no creation event, so this is where they first show.
 -- mitre: T1550.001
--- Sums and first uses come from streamable group-bys; only (group, event_id) is gathered
--- in memory for the evidence list. Each group gets its join key after grouping.
+-- evidence: uses BY principal, account_id
+-- Sums and first uses come from streamable group-bys, and keytrail streams the evidence
+-- from `uses` (the header above): nothing holds every event. Each group gets its join key
+-- after grouping.
 WITH uses AS (
   SELECT COALESCE(session_issuer_arn, principal_arn, user_name) AS principal, account_id, error_code, event_time,
          aws_region, model_id, source_ip, key_basis, event_id
@@ -50,18 +52,12 @@ bases AS (
   FROM (SELECT principal, account_id, key_basis, MIN(event_time) AS t
         FROM uses GROUP BY principal, account_id, key_basis) AS x
   GROUP BY principal, account_id
-),
-ids AS (
-  SELECT COALESCE(principal, '') || '|' || COALESCE(account_id, '') AS k, event_ids
-  FROM (SELECT principal, account_id, ARRAY_AGG(event_id) AS event_ids
-        FROM uses GROUP BY principal, account_id) AS g
 )
 SELECT t.principal, t.account_id, t.calls_ok, t.calls_denied, t.first_seen, t.last_seen,
-       r.regions, m.models, p.source_ips, b.key_basis, i.event_ids
+       r.regions, m.models, p.source_ips, b.key_basis
 FROM totals t
 JOIN regions r ON r.k = t.k
 JOIN models m ON m.k = t.k
 JOIN ips p ON p.k = t.k
 JOIN bases b ON b.k = t.k
-JOIN ids i ON i.k = t.k
 ORDER BY t.first_seen, t.account_id, t.principal

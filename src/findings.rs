@@ -14,7 +14,7 @@ pub const MAX_EVIDENCE_IDS: usize = 100;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Finding {
-    /// Stable id: SHA-256 prefix of the rule id and the sorted evidence ids.
+    /// Stable id: SHA-256 prefix of the rule id and the sorted evidence ids listed.
     pub finding_id: String,
     pub rule_id: String,
     pub title: String,

@@ -9,7 +9,8 @@ use serde_json::Value as Json;
 
 use super::windowed::{self, BaselinePrior, GroupKey, Observation};
 use super::{CompiledRule, Detection, policy};
-use crate::findings::{Finding, MAX_EVIDENCE_IDS, finding_id};
+use super::evidence::{self, Evidence};
+use crate::findings::Finding;
 use crate::output::values::any_to_json;
 use crate::table::EventTable;
 
@@ -114,11 +115,18 @@ fn run_sql_rule(rule: &CompiledRule, events: &EventTable) -> Result<Vec<Finding>
         .collect();
     let list_col = names.iter().position(|n| n == EVIDENCE_LIST);
     let one_col = names.iter().position(|n| n == EVIDENCE_ONE);
-    if list_col.is_none() && one_col.is_none() {
-        return Err(format!(
-            "result has no `{EVIDENCE_LIST}` or `{EVIDENCE_ONE}` column to name the evidence"
-        ));
-    }
+    let mut gathered = match &rule.evidence {
+        Some(source) => {
+            let keys = row_keys(&df, &source.by)?;
+            Some(evidence::gather(&rule.id, source, events, keys)?.into_iter())
+        }
+        None if list_col.is_none() && one_col.is_none() => {
+            return Err(format!(
+                "result has no `{EVIDENCE_LIST}` or `{EVIDENCE_ONE}` column to name the evidence (or add `-- evidence: CTE BY COLUMN...`)"
+            ));
+        }
+        None => None,
+    };
     let cols = df.get_columns();
     let mut out = Vec::with_capacity(df.height());
     for row in 0..df.height() {
@@ -130,20 +138,36 @@ fn run_sql_rule(rule: &CompiledRule, events: &EventTable) -> Result<Vec<Finding>
             let v = any_to_json(&col.get(row).map_err(|e| e.to_string())?);
             fields.insert(name.clone(), v);
         }
-        let evidence = match list_col {
-            Some(i) => evidence_from_list(&cols[i], &rule.id, row)?,
-            None => {
-                let one: Vec<&str> = one_col
+        let evidence = match (gathered.as_mut().and_then(Iterator::next), list_col) {
+            (Some(e), _) => e,
+            (None, Some(i)) => evidence_from_list(&cols[i], &rule.id, row)?,
+            (None, None) => Evidence::of(
+                &rule.id,
+                one_col
                     .and_then(|i| fields.get(&names[i]))
-                    .and_then(Json::as_str)
-                    .into_iter()
-                    .collect();
-                Evidence::of(&rule.id, one)
-            }
+                    .and_then(Json::as_str),
+            ),
         };
         out.push(evidence_finding(rule, evidence, fields));
     }
     Ok(out)
+}
+
+/// The values of columns `by` in each row of `df` (text; null stays null).
+fn row_keys(df: &DataFrame, by: &[String]) -> Result<Vec<Vec<Option<String>>>, String> {
+    let cols = by
+        .iter()
+        .map(|c| {
+            let col = df.column(c).map_err(|_| {
+                format!("`-- evidence:` ties events to rows by `{c}`, but the result has no `{c}` column")
+            })?;
+            let col = col.cast(&DataType::String).map_err(|e| e.to_string())?;
+            Ok(col.str().map_err(|e| e.to_string())?.clone())
+        })
+        .collect::<Result<Vec<StringChunked>, String>>()?;
+    Ok((0..df.height())
+        .map(|r| cols.iter().map(|c| c.get(r).map(str::to_string)).collect())
+        .collect())
 }
 
 /// The evidence ids of one row's `event_ids` list, read without building JSON.
@@ -156,33 +180,7 @@ fn evidence_from_list(c: &Column, rule_id: &str, row: usize) -> Result<Evidence,
     };
     let s = s.cast(&DataType::String).map_err(|e| e.to_string())?;
     let ids = s.str().map_err(|e| e.to_string())?;
-    Ok(Evidence::of(rule_id, ids.into_iter().flatten().collect()))
-}
-
-/// The evidence of one finding: its id, the event ids listed and how many there are.
-#[derive(Debug, Default)]
-struct Evidence {
-    finding_id: String,
-    listed: Vec<String>,
-    count: u64,
-}
-
-impl Evidence {
-    /// Repeated ids in a row count once; the finding id covers every id, the list the
-    /// last (latest) [`MAX_EVIDENCE_IDS`]: the recent activity is what a reader triages,
-    /// and the job's history ageing out old events leaves the list (and so what was
-    /// delivered) unchanged.
-    fn of<S: AsRef<str>>(rule_id: &str, mut ids: Vec<S>) -> Evidence {
-        ids.dedup_by(|a, b| a.as_ref() == b.as_ref());
-        Evidence {
-            finding_id: finding_id(rule_id, &ids),
-            count: ids.len() as u64,
-            listed: ids[ids.len().saturating_sub(MAX_EVIDENCE_IDS)..]
-                .iter()
-                .map(|s| s.as_ref().to_string())
-                .collect(),
-        }
-    }
+    Ok(Evidence::of(rule_id, ids.into_iter().flatten()))
 }
 
 /// Builds the finding of one SQL result row.

@@ -3,9 +3,11 @@
 //! header needs.
 
 use super::engine::{EVIDENCE_LIST, EVIDENCE_ONE, context};
+use super::evidence::EvidenceSource;
 use super::windowed::TIME;
 use super::{Detection, Rule};
 use crate::table::EventTable;
+use polars::prelude::Schema;
 
 /// Checks that a parsed rule (with its default parameter values) plans against the events
 /// schema and returns what its detection needs.
@@ -17,6 +19,9 @@ pub fn check_rule(rule: &Rule) -> Result<(), String> {
     let schema = lf
         .collect_schema()
         .map_err(|e| format!("SQL refers to something unknown: {e}"))?;
+    if let Some(source) = &compiled.evidence {
+        return check_evidence(source, &schema);
+    }
     if compiled.detection == Detection::Sql {
         if !schema.contains(EVIDENCE_LIST) && !schema.contains(EVIDENCE_ONE) {
             return Err(format!(
@@ -38,6 +43,33 @@ pub fn check_rule(rule: &Rule) -> Result<(), String> {
             "a windowed rule returns events, not groups: drop `{EVIDENCE_LIST}` (the sweep lists the evidence)"
         ));
     }
+    Ok(())
+}
+
+/// A rule with `-- evidence:` returns its groups with the `BY` columns, and its evidence
+/// query plans.
+fn check_evidence(source: &EvidenceSource, result: &Schema) -> Result<(), String> {
+    if let Some(c) = source.by.iter().find(|c| !result.contains(c.as_str())) {
+        return Err(format!(
+            "`-- evidence:` ties events to rows by `{c}`, but the result has no `{c}` column"
+        ));
+    }
+    if result.contains(EVIDENCE_LIST) {
+        return Err(format!(
+            "the result lists `{EVIDENCE_LIST}` and the header names `-- evidence:`: keep one"
+        ));
+    }
+    context(&EventTable::empty())
+        .execute(&source.sql)
+        .and_then(|mut lf| lf.collect_schema())
+        .map_err(|e| {
+            format!(
+                "`-- evidence: {} BY {}`: `{}` must have these columns and `{EVIDENCE_ONE}`: {e}",
+                source.cte,
+                source.by.join(", "),
+                source.cte
+            )
+        })?;
     Ok(())
 }
 
@@ -94,5 +126,29 @@ mod tests {
         .unwrap();
         let e = check_rule(&r).unwrap_err();
         assert!(e.contains("`principal_arn` is missing"), "{e}");
+    }
+
+    #[test]
+    fn evidence_headers_whose_columns_do_not_match_are_reported() {
+        let head = "-- id: a\n-- title: t\n-- severity: low\n-- description: d\n";
+        let sql = "WITH u AS (SELECT user_name, event_id FROM events) \
+                   SELECT user_name, COUNT(*) AS n FROM u GROUP BY user_name";
+        let ok = parse_rule(&format!("{head}-- evidence: u BY user_name\n{sql}"), "t").unwrap();
+        check_rule(&ok).unwrap();
+        let r = parse_rule(&format!("{head}-- evidence: u BY account_id\n{sql}"), "t").unwrap();
+        let e = check_rule(&r).unwrap_err();
+        assert!(e.contains("the result has no `account_id` column"), "{e}");
+        let no_id = "WITH u AS (SELECT user_name FROM events) \
+                     SELECT user_name, COUNT(*) AS n FROM u GROUP BY user_name";
+        let r = parse_rule(&format!("{head}-- evidence: u BY user_name\n{no_id}"), "t").unwrap();
+        let e = check_rule(&r).unwrap_err();
+        assert!(e.contains("must have these columns and `event_id`"), "{e}");
+        let e = parse_rule(
+            &format!("{head}-- evidence: u BY user_name\n-- window: 5m\n-- group_by: user_name\n-- having: COUNT(*) > 3\n{sql}"),
+            "t",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("windowed rule lists its evidence itself"), "{e}");
     }
 }

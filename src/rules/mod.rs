@@ -11,6 +11,7 @@
 pub mod cases;
 pub mod detection;
 pub mod engine;
+pub mod evidence;
 pub mod lint;
 pub mod params;
 pub mod policy;
@@ -76,6 +77,8 @@ pub struct Rule {
     pub params: Vec<Param>,
     /// The detection header lines (`window`, `group_by`, ...), as written.
     pub detection: Vec<(String, String)>,
+    /// The `-- evidence:` header (`CTE BY COLUMN...`), as written.
+    pub evidence: Option<String>,
     /// Where it came from: `built-in:FILE` or a file path.
     pub origin: String,
 }
@@ -87,6 +90,8 @@ pub struct CompiledRule {
     /// The SQL with parameter values written in.
     pub sql: String,
     pub detection: Detection,
+    /// Where the evidence of a SQL rule's rows is, when its header names it.
+    pub evidence: Option<evidence::EvidenceSource>,
     /// Every parameter with the value in use (default or override).
     pub values: Vec<(String, String)>,
 }
@@ -115,6 +120,8 @@ pub enum RuleError {
     Param(String),
     #[error("{0}")]
     Detection(String),
+    #[error("{0}")]
+    Evidence(String),
 }
 
 /// The header keys that describe a windowed detection.
@@ -324,6 +331,7 @@ pub const BUILTIN_CASES: &[(&str, &str)] = &[
 pub fn parse_rule(text: &str, origin: &str) -> Result<Rule, RuleError> {
     let (mut id, mut title, mut sev, mut desc, mut mitre) = (None, None, None, None, Vec::new());
     let (mut params, mut detection) = (Vec::<Param>::new(), Vec::new());
+    let mut evidence = None;
     let mut sql = String::new();
     let mut in_header = true;
     for line in text.lines() {
@@ -353,6 +361,13 @@ pub fn parse_rule(text: &str, origin: &str) -> Result<Rule, RuleError> {
                                 )));
                             }
                             params.push(p);
+                        }
+                        "evidence" => {
+                            if evidence.replace(v).is_some() {
+                                return Err(RuleError::Evidence(
+                                    "header line `-- evidence:` appears twice".into(),
+                                ));
+                            }
                         }
                         k if DETECTION_KEYS.contains(&k) => {
                             if detection.iter().any(|(x, _): &(String, String)| x == k) {
@@ -398,6 +413,7 @@ pub fn parse_rule(text: &str, origin: &str) -> Result<Rule, RuleError> {
         sql,
         params,
         detection,
+        evidence,
         origin: origin.to_string(),
     };
     rule.check_references()?;
@@ -468,10 +484,20 @@ impl Rule {
             header.push((k.clone(), v));
         }
         let detection = Detection::from_header(&header).map_err(RuleError::Detection)?;
+        let evidence = match &self.evidence {
+            Some(_) if detection != Detection::Sql => {
+                return Err(RuleError::Evidence(
+                    "`-- evidence:` is for SQL rules that return groups; a windowed rule lists its evidence itself".into(),
+                ));
+            }
+            Some(h) => Some(evidence::EvidenceSource::parse(h, &sql).map_err(RuleError::Evidence)?),
+            None => None,
+        };
         Ok(CompiledRule {
             rule: self.clone(),
             sql,
             detection,
+            evidence,
             values: self
                 .params
                 .iter()

@@ -178,7 +178,7 @@ impl Columns {
 /// Runs the SQL and calls `f` with each batch of its result, in order, starting from
 /// `init()` (streaming engine; when the plan cannot stream, the result is collected and
 /// sliced, from a fresh state).
-fn for_each_batch<S: Send + 'static>(
+pub(super) fn for_each_batch<S: Send + 'static>(
     lf: LazyFrame,
     init: impl Fn() -> S,
     f: fn(&mut S, &DataFrame) -> Result<(), String>,
@@ -228,7 +228,7 @@ fn for_each_batch<S: Send + 'static>(
 }
 
 /// A column of a batch as text values (cast when needed).
-fn text_column(df: &DataFrame, name: &str) -> Result<StringChunked, String> {
+pub(super) fn text_column(df: &DataFrame, name: &str) -> Result<StringChunked, String> {
     let c = df.column(name).map_err(|e| e.to_string())?;
     let c = c.cast(&DataType::String).map_err(|e| e.to_string())?;
     Ok(c.str().map_err(|e| e.to_string())?.clone())
