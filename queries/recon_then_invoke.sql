@@ -14,7 +14,10 @@ SELECT
   CASE WHEN access_key_id LIKE 'AKIA%' THEN access_key_id
        ELSE CONCAT('bedrock-api-key:', COALESCE(principal_arn, user_name))
   END AS credential,
-  CASE WHEN event_name IN ('ListFoundationModels', 'GetFoundationModelAvailability') THEN 'recon' ELSE 'invoke' END AS step,
+  -- `=` tests, not `IN (...)`: polars 0.52 cannot stream an IN list in a SELECT and held
+  -- every candidate row in memory for it (300 MB more at 3M dense events).
+  CASE WHEN event_name = 'ListFoundationModels' OR event_name = 'GetFoundationModelAvailability'
+       THEN 'recon' ELSE 'invoke' END AS step,
   event_time,
   event_id,
   event_name,

@@ -7,9 +7,9 @@ use polars::prelude::*;
 use polars::sql::SQLContext;
 use serde_json::Value as Json;
 
+use super::evidence::{self, Evidence};
 use super::windowed::{self, BaselinePrior, GroupKey, Observation};
 use super::{CompiledRule, Detection, policy};
-use super::evidence::{self, Evidence};
 use crate::findings::Finding;
 use crate::output::values::any_to_json;
 use crate::table::EventTable;

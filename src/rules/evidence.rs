@@ -41,7 +41,8 @@ impl EvidenceSource {
     /// Reads `CTE BY col[, col...]` and builds the evidence query from the rule's `sql`.
     pub fn parse(header: &str, sql: &str) -> Result<EvidenceSource, String> {
         let usage = "write `-- evidence: CTE BY COLUMN[, COLUMN...]`, e.g. `-- evidence: uses BY principal, account_id`";
-        let (cte, by) = split_by(header).ok_or_else(|| format!("`-- evidence: {header}`: {usage}"))?;
+        let (cte, by) =
+            split_by(header).ok_or_else(|| format!("`-- evidence: {header}`: {usage}"))?;
         let by: Vec<String> = by.split(',').map(|c| c.trim().to_string()).collect();
         if !is_ident(cte) || by.iter().any(|c| !is_ident(c)) {
             return Err(format!("`-- evidence: {header}`: {usage}"));
@@ -211,11 +212,10 @@ impl Gather {
 
 /// Adds one batch of evidence events.
 fn gather_batch(g: &mut Gather, df: &DataFrame) -> Result<(), String> {
-    let cols = g
-        .by
-        .iter()
-        .map(|c| text_column(df, c))
-        .collect::<Result<Vec<_>, _>>()?;
+    let cols =
+        g.by.iter()
+            .map(|c| text_column(df, c))
+            .collect::<Result<Vec<_>, _>>()?;
     let ids = text_column(df, EVIDENCE_ONE)?;
     let mut iters: Vec<_> = cols.iter().map(|c| c.into_iter()).collect();
     let mut key: Vec<Option<&str>> = Vec::with_capacity(iters.len());
@@ -243,7 +243,11 @@ pub fn gather(
     }
     let lf = plan(events, &source.sql).map_err(|e| format!("evidence query: {e}"))?;
     let by = source.by.clone();
-    let g = for_each_batch(lf, move || Gather::new(by.clone(), keys.clone()), gather_batch)?;
+    let g = for_each_batch(
+        lf,
+        move || Gather::new(by.clone(), keys.clone()),
+        gather_batch,
+    )?;
     if let Some(r) = g.found.iter().position(|l| l.count == 0) {
         let key: Vec<String> = source
             .by
@@ -274,7 +278,11 @@ mod tests {
         assert_eq!(s.cte, "uses");
         assert_eq!(s.by, ["who"]);
         assert!(s.sql.starts_with("WITH uses AS ("), "{}", s.sql);
-        assert!(s.sql.ends_with("SELECT who, event_id FROM uses"), "{}", s.sql);
+        assert!(
+            s.sql.ends_with("SELECT who, event_id FROM uses"),
+            "{}",
+            s.sql
+        );
     }
 
     #[test]
@@ -336,7 +344,10 @@ mod tests {
         let text = format!(
             "-- id: r\n-- title: t\n-- severity: low\n-- description: d\n-- evidence: u BY user_name\n{sql}"
         );
-        super::super::parse_rule(&text, "t").unwrap().compile(None).unwrap()
+        super::super::parse_rule(&text, "t")
+            .unwrap()
+            .compile(None)
+            .unwrap()
     }
 
     #[test]
@@ -363,7 +374,9 @@ mod tests {
             "WITH u AS (SELECT user_name, event_id FROM events) \
              SELECT UPPER(user_name) AS user_name, COUNT(*) AS n FROM u GROUP BY user_name",
         );
-        let e = super::super::engine::run_rule(&rule, &t).unwrap_err().to_string();
+        let e = super::super::engine::run_rule(&rule, &t)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no event of `u` has user_name=ALICE"), "{e}");
     }
 }

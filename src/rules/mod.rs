@@ -362,13 +362,12 @@ pub fn parse_rule(text: &str, origin: &str) -> Result<Rule, RuleError> {
                             }
                             params.push(p);
                         }
-                        "evidence" => {
-                            if evidence.replace(v).is_some() {
-                                return Err(RuleError::Evidence(
-                                    "header line `-- evidence:` appears twice".into(),
-                                ));
-                            }
+                        "evidence" if evidence.is_some() => {
+                            return Err(RuleError::Evidence(
+                                "header line `-- evidence:` appears twice".into(),
+                            ));
                         }
+                        "evidence" => evidence = Some(v),
                         k if DETECTION_KEYS.contains(&k) => {
                             if detection.iter().any(|(x, _): &(String, String)| x == k) {
                                 return Err(RuleError::Detection(format!(

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 use polars::sql::FunctionRegistry;
+use polars_plan::prelude::FunctionOptions;
 use serde_json::Value;
 
 /// The SQL name of the function.
@@ -134,7 +135,11 @@ impl FunctionRegistry for Functions {
         let udf = BaseColumnUdf::new(denies_columns, |_: &Schema, _: &[Field]| {
             Ok(Field::new(DENIES_FN.into(), DataType::Boolean))
         });
-        Ok(Some(UserDefinedFunction::new(DENIES_FN.into(), udf)))
+        let mut f = UserDefinedFunction::new(DENIES_FN.into(), udf);
+        // Row by row: polars may then run it batch by batch on the streaming engine.
+        // Without the flag the engine gathered every row of the table's columns first.
+        f.options = FunctionOptions::elementwise();
+        Ok(Some(f))
     }
 
     fn contains(&self, name: &str) -> bool {
