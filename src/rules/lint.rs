@@ -78,6 +78,26 @@ mod tests {
     use super::*;
     use crate::rules::{builtin_rules, parse_rule};
 
+    /// The required header lines, then `rest` (more header lines and the SQL).
+    fn text(rest: &str) -> String {
+        format!("-- id: a\n-- title: t\n-- severity: low\n-- description: d\n{rest}")
+    }
+
+    /// A rule that parses.
+    fn rule(rest: &str) -> Rule {
+        parse_rule(&text(rest), "t").unwrap()
+    }
+
+    /// Why a rule does not parse.
+    fn parse_error(rest: &str) -> String {
+        parse_rule(&text(rest), "t").unwrap_err().to_string()
+    }
+
+    /// Why a rule that parses does not pass lint.
+    fn lint_error(rest: &str) -> String {
+        check_rule(&rule(rest)).unwrap_err()
+    }
+
     #[test]
     fn every_builtin_rule_passes_lint() {
         for r in builtin_rules() {
@@ -87,68 +107,37 @@ mod tests {
 
     #[test]
     fn unknown_columns_and_bad_sql_are_reported() {
-        let head = "-- id: a\n-- title: t\n-- severity: low\n-- description: d\n";
-        let r = parse_rule(
-            &format!("{head}SELECT no_such_column AS event_id FROM events"),
-            "t",
-        )
-        .unwrap();
-        assert!(check_rule(&r).is_err());
-        let r = parse_rule(&format!("{head}SELEC event_id FROM events"), "t").unwrap();
-        assert!(check_rule(&r).unwrap_err().contains("does not parse"));
-        let r = parse_rule(&format!("{head}SELECT event_name FROM events"), "t").unwrap();
-        assert!(check_rule(&r).unwrap_err().contains("evidence"));
+        assert!(check_rule(&rule("SELECT no_such_column AS event_id FROM events")).is_err());
+        assert!(lint_error("SELEC event_id FROM events").contains("does not parse"));
+        assert!(lint_error("SELECT event_name FROM events").contains("evidence"));
     }
 
     #[test]
     fn unknown_parameters_and_missing_window_columns_are_reported() {
-        let head = "-- id: a\n-- title: t\n-- severity: low\n-- description: d\n";
-        let e = parse_rule(
-            &format!("{head}SELECT event_id FROM events WHERE x > ${{limit}}"),
-            "t",
-        )
-        .unwrap_err()
-        .to_string();
+        let e = parse_error("SELECT event_id FROM events WHERE x > ${limit}");
         assert!(e.contains("unknown parameter ${limit}"), "{e}");
-        let e = parse_rule(
-            &format!("{head}-- param: limit = 5\nSELECT event_id FROM events"),
-            "t",
-        )
-        .unwrap_err()
-        .to_string();
+        let e = parse_error("-- param: limit = 5\nSELECT event_id FROM events");
         assert!(e.contains("never used"), "{e}");
-        let r = parse_rule(
-            &format!(
-                "{head}-- window: 5m\n-- group_by: principal_arn\n-- having: COUNT(*) > 3\nSELECT event_id, event_time FROM events"
-            ),
-            "t",
-        )
-        .unwrap();
-        let e = check_rule(&r).unwrap_err();
+        let e = lint_error(
+            "-- window: 5m\n-- group_by: principal_arn\n-- having: COUNT(*) > 3\nSELECT event_id, event_time FROM events",
+        );
         assert!(e.contains("`principal_arn` is missing"), "{e}");
     }
 
     #[test]
     fn evidence_headers_whose_columns_do_not_match_are_reported() {
-        let head = "-- id: a\n-- title: t\n-- severity: low\n-- description: d\n";
         let sql = "WITH u AS (SELECT user_name, event_id FROM events) \
                    SELECT user_name, COUNT(*) AS n FROM u GROUP BY user_name";
-        let ok = parse_rule(&format!("{head}-- evidence: u BY user_name\n{sql}"), "t").unwrap();
-        check_rule(&ok).unwrap();
-        let r = parse_rule(&format!("{head}-- evidence: u BY account_id\n{sql}"), "t").unwrap();
-        let e = check_rule(&r).unwrap_err();
+        check_rule(&rule(&format!("-- evidence: u BY user_name\n{sql}"))).unwrap();
+        let e = lint_error(&format!("-- evidence: u BY account_id\n{sql}"));
         assert!(e.contains("the result has no `account_id` column"), "{e}");
         let no_id = "WITH u AS (SELECT user_name FROM events) \
                      SELECT user_name, COUNT(*) AS n FROM u GROUP BY user_name";
-        let r = parse_rule(&format!("{head}-- evidence: u BY user_name\n{no_id}"), "t").unwrap();
-        let e = check_rule(&r).unwrap_err();
+        let e = lint_error(&format!("-- evidence: u BY user_name\n{no_id}"));
         assert!(e.contains("must have these columns and `event_id`"), "{e}");
-        let e = parse_rule(
-            &format!("{head}-- evidence: u BY user_name\n-- window: 5m\n-- group_by: user_name\n-- having: COUNT(*) > 3\n{sql}"),
-            "t",
-        )
-        .unwrap_err()
-        .to_string();
+        let e = parse_error(&format!(
+            "-- evidence: u BY user_name\n-- window: 5m\n-- group_by: user_name\n-- having: COUNT(*) > 3\n{sql}"
+        ));
         assert!(e.contains("windowed rule lists its evidence itself"), "{e}");
     }
 }
