@@ -157,12 +157,11 @@ fn run_sql_rule(rule: &CompiledRule, events: &EventTable) -> Result<Vec<Finding>
 fn row_keys(df: &DataFrame, by: &[String]) -> Result<Vec<Vec<Option<String>>>, String> {
     let cols = by
         .iter()
-        .map(|c| {
-            let col = df.column(c).map_err(|_| {
-                format!("`-- evidence:` ties events to rows by `{c}`, but the result has no `{c}` column")
-            })?;
-            let col = col.cast(&DataType::String).map_err(|e| e.to_string())?;
-            Ok(col.str().map_err(|e| e.to_string())?.clone())
+        .map(|c| match df.column(c) {
+            Ok(_) => windowed::text_column(df, c),
+            Err(_) => Err(format!(
+                "`-- evidence:` ties events to rows by `{c}`, but the result has no `{c}` column"
+            )),
         })
         .collect::<Result<Vec<StringChunked>, String>>()?;
     Ok((0..df.height())
