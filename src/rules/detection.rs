@@ -249,7 +249,7 @@ fn one_column(v: &str) -> Result<String, String> {
 }
 
 /// True for a plain SQL identifier.
-fn is_column(c: &str) -> bool {
+pub(super) fn is_column(c: &str) -> bool {
     !c.is_empty()
         && c.chars().all(|x| x.is_ascii_alphanumeric() || x == '_')
         && !c.starts_with(|x: char| x.is_ascii_digit())

@@ -21,6 +21,7 @@ use sqlparser::ast::Statement;
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::{Parser, ParserOptions};
 
+use super::detection::is_column;
 use super::engine::{EVIDENCE_ONE, plan};
 use super::windowed::{for_each_batch, text_column};
 use crate::findings::{MAX_EVIDENCE_IDS, finding_id};
@@ -44,7 +45,7 @@ impl EvidenceSource {
         let (cte, by) =
             split_by(header).ok_or_else(|| format!("`-- evidence: {header}`: {usage}"))?;
         let by: Vec<String> = by.split(',').map(|c| c.trim().to_string()).collect();
-        if !is_ident(cte) || by.iter().any(|c| !is_ident(c)) {
+        if !is_column(cte) || by.iter().any(|c| !is_column(c)) {
             return Err(format!("`-- evidence: {header}`: {usage}"));
         }
         let sql = evidence_sql(sql, cte, &by)?;
@@ -61,13 +62,6 @@ fn split_by(header: &str) -> Option<(&str, &str)> {
     let h = header.trim();
     let at = h.to_ascii_lowercase().find(" by ")?;
     Some((h[..at].trim(), h[at + 4..].trim()))
-}
-
-/// True for a plain SQL identifier.
-fn is_ident(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !s.starts_with(|c: char| c.is_ascii_digit())
 }
 
 /// One SQL statement, parsed as polars parses it.
