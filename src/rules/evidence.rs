@@ -204,7 +204,7 @@ impl Gather {
 }
 
 /// Adds one batch of evidence events.
-fn gather_batch(g: &mut Gather, df: &DataFrame) -> Result<(), String> {
+fn gather_batch(g: &mut Gather, df: &DataFrame) -> Result<bool, String> {
     let cols =
         g.by.iter()
             .map(|c| text_column(df, c))
@@ -220,7 +220,7 @@ fn gather_batch(g: &mut Gather, df: &DataFrame) -> Result<(), String> {
             g.found[r].push(id);
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// The evidence of each result row, whose `by` values are `keys`, from the events of the

@@ -1,10 +1,13 @@
 //! Windowed rules over the `events` table, in two passes that keep memory to what fires.
 //!
 //! 1. The rule's SQL selects candidate events. They are read in batches (polars' streaming
-//!    engine) and only (group, time, value) is kept per event, with every text interned
-//!    into a dictionary: a few bytes per candidate, whatever the corpus.
-//! 2. The sweep ([`super::sweep`]) finds the episodes; then the SQL is read once more for
-//!    the event ids of the evidence listed (at most [`MAX_EVIDENCE_IDS`] per finding).
+//!    engine), every text interned into a dictionary, and handed one by one to the sweep
+//!    ([`super::sweep`]), which keeps each group's window and a summary of each episode:
+//!    memory follows the windows and the findings, not the candidates. Candidates that do
+//!    not come in time order (a user's SQL that reorders them) are read again and
+//!    collected, a few bytes each, then sorted.
+//! 2. The SQL is read once more for the event ids of the evidence listed (at most
+//!    [`MAX_EVIDENCE_IDS`] per finding).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -15,7 +18,7 @@ use serde_json::{Map, Value as Json};
 use super::CompiledRule;
 use super::detection::{Cmp, Detection, Measure, STEP_COLUMN};
 use super::engine::{EVIDENCE_ONE, plan};
-use super::sweep::{self, Blocks, Candidates, Episode, NULL, Plan, Prior, PriorUse};
+use super::sweep::{Cand, Candidates, Episode, NULL, Plan, Prior, PriorUse, Sweeper};
 use crate::findings::{Finding, MAX_EVIDENCE_IDS, finding_id};
 use crate::table::EventTable;
 use crate::timefmt::format_micros;
@@ -92,12 +95,9 @@ impl Dict {
     }
 }
 
-/// Candidates read from the SQL, with the dictionaries that give their codes meaning.
+/// The dictionaries that give candidates' codes meaning.
 #[derive(Debug, Default)]
-struct Read {
-    cands: Candidates,
-    /// Position (row index) of each candidate in the SQL's result.
-    rows: Blocks<u32>,
+struct Dicts {
     /// One dictionary per group column.
     group_cols: Vec<Dict>,
     /// Group code -> per-column codes.
@@ -105,12 +105,41 @@ struct Read {
     group_index: PlHashMap<Box<[u32]>, u32>,
     /// The measured (or step, or baseline) column.
     value: Dict,
-    /// Other columns, each a dictionary and one code per candidate.
-    extras: Vec<(Dict, Blocks<u32>)>,
+    /// One dictionary per other column.
+    extras: Vec<Dict>,
     /// For sequences, the step names.
     steps: Vec<String>,
-    /// Rows without an event time (they cannot be placed in a window).
-    untimed: u64,
+}
+
+/// What becomes of each candidate read.
+#[derive(Debug)]
+enum Mode {
+    /// Handed to the sweep as it comes.
+    Stream,
+    /// Kept, for a sweep in (group, time) order once all are read.
+    Collect(Candidates),
+    /// Folded into per (group, value, bucket) first and last uses (a baseline's
+    /// observations), buckets `width` wide.
+    Observe {
+        width: i64,
+        seen: HashMap<(u32, u32, i64), (i64, i64)>,
+    },
+}
+
+/// The state of one read of a windowed rule's candidates.
+#[derive(Debug)]
+struct Intake {
+    cols: Columns,
+    dicts: Dicts,
+    sweeper: Sweeper,
+    mode: Mode,
+    /// What the job knows of groups from before, by group values.
+    baseline: Option<Arc<HashMap<GroupKey, BaselinePrior>>>,
+    /// The stream met a group's event earlier than its latest: read again, collecting.
+    disordered: bool,
+    /// Scratch: one candidate's group and other columns' codes.
+    key: Vec<u32>,
+    codes: Vec<u32>,
 }
 
 /// Which result columns play which part.
@@ -176,33 +205,37 @@ impl Columns {
 }
 
 /// Runs the SQL and calls `f` with each batch of its result, in order, starting from
-/// `init()` (streaming engine; when the plan cannot stream, the result is collected and
-/// sliced, from a fresh state).
+/// `init()`, until `f` says stop (false) (streaming engine; when the plan cannot stream,
+/// the result is collected and sliced, from a fresh state).
 pub(super) fn for_each_batch<S: Send + 'static>(
     lf: LazyFrame,
     init: impl Fn() -> S,
-    f: fn(&mut S, &DataFrame) -> Result<(), String>,
+    f: fn(&mut S, &DataFrame) -> Result<bool, String>,
 ) -> Result<S, String> {
-    let shared: Arc<Mutex<(S, Option<String>)>> = Arc::new(Mutex::new((init(), None)));
+    // The state, the error that stopped the reading, and whether it was stopped.
+    type Shared<S> = Arc<Mutex<(S, Option<String>, bool)>>;
+    let shared: Shared<S> = Arc::new(Mutex::new((init(), None, false)));
     let inner = shared.clone();
     let callback = PlanCallback::Rust(SpecialEq::new(Arc::new(
         move |df: DataFrame| -> PolarsResult<bool> {
             let mut g = inner.lock().expect("batch state");
-            if g.1.is_some() {
+            if g.2 {
                 return Ok(true);
             }
-            if let Err(e) = f(&mut g.0, &df) {
-                g.1 = Some(e);
-                return Ok(true);
+            match f(&mut g.0, &df) {
+                Ok(true) => return Ok(false),
+                Ok(false) => {}
+                Err(e) => g.1 = Some(e),
             }
-            Ok(false)
+            g.2 = true;
+            Ok(true)
         },
     )));
     let streamed = lf
         .clone()
         .sink_batches(callback, true, None)
         .and_then(crate::table::collect_streaming);
-    let (state, failed) = match Arc::try_unwrap(shared) {
+    let (state, failed, _) = match Arc::try_unwrap(shared) {
         Ok(m) => m
             .into_inner()
             .unwrap_or_else(|poisoned| poisoned.into_inner()),
@@ -220,8 +253,7 @@ pub(super) fn for_each_batch<S: Send + 'static>(
     let df = lf.collect().map_err(|e| e.to_string())?;
     let step = 64 * 1024;
     let mut off = 0;
-    while off < df.height() {
-        f(&mut state, &df.slice(off as i64, step))?;
+    while off < df.height() && f(&mut state, &df.slice(off as i64, step))? {
         off += step;
     }
     Ok(state)
@@ -252,9 +284,90 @@ fn time_column(df: &DataFrame) -> Result<Int64Chunked, String> {
     Ok(c.i64().map_err(|e| e.to_string())?.clone())
 }
 
-/// Adds one batch of candidates.
-fn read_batch(r: &mut (Read, Columns), df: &DataFrame) -> Result<(), String> {
-    let (read, cols) = r;
+/// The code of the group with column codes `key`, adding it (with its prior) when new.
+fn group_code(intake: &mut Intake) -> u32 {
+    let Intake {
+        dicts,
+        key,
+        sweeper,
+        baseline,
+        ..
+    } = intake;
+    if let Some(g) = dicts.group_index.get(&key[..]) {
+        return *g;
+    }
+    let g = dicts.groups.len() as u32;
+    let boxed: Box<[u32]> = key.clone().into_boxed_slice();
+    dicts.groups.push(boxed.clone());
+    dicts.group_index.insert(boxed, g);
+    if let Some(prior) = baseline.as_ref().and_then(|b| b.get(&group_key(dicts, g))) {
+        let uses = prior
+            .uses
+            .iter()
+            .map(|u| PriorUse {
+                value: dicts.value.code(Some(&u.value)),
+                start: u.start,
+                width: u.width,
+                first: u.first,
+                last: u.last,
+            })
+            .collect();
+        sweeper.prior(
+            g,
+            &Prior {
+                first_seen: prior.first_seen,
+                uses,
+            },
+        );
+    }
+    g
+}
+
+/// Takes one candidate: streamed to the sweep, collected or observed. False when the
+/// stream must stop (out of time order).
+fn take(intake: &mut Intake, g: u32, time: i64, value: u32, row: u32) -> bool {
+    let Intake {
+        sweeper,
+        mode,
+        codes,
+        ..
+    } = intake;
+    match mode {
+        Mode::Stream => {
+            let c = Cand {
+                row,
+                time,
+                value,
+                extras: codes,
+            };
+            if sweeper.push(g, c).is_err() {
+                intake.disordered = true;
+                return false;
+            }
+        }
+        Mode::Collect(c) => {
+            c.group.push(g);
+            c.time.push(time);
+            c.value.push(value);
+            c.row.push(row);
+            for x in codes.iter() {
+                c.extras.push(*x);
+            }
+        }
+        Mode::Observe { width, seen } => {
+            if value != NULL {
+                let start = time.div_euclid(*width) * *width;
+                let e = seen.entry((g, value, start)).or_insert((time, time));
+                e.0 = e.0.min(time);
+                e.1 = e.1.max(time);
+            }
+        }
+    }
+    true
+}
+
+/// Reads one batch of candidates; false once the stream must stop.
+fn read_batch(intake: &mut Intake, df: &DataFrame) -> Result<bool, String> {
     let times = time_column(df)?;
     let rows = df
         .column(ROW)
@@ -262,6 +375,7 @@ fn read_batch(r: &mut (Read, Columns), df: &DataFrame) -> Result<(), String> {
         .cast(&DataType::UInt32)
         .map_err(|e| e.to_string())?;
     let rows = rows.u32().map_err(|e| e.to_string())?.clone();
+    let cols = &intake.cols;
     let groups: Vec<StringChunked> = cols
         .group_by
         .iter()
@@ -277,47 +391,41 @@ fn read_batch(r: &mut (Read, Columns), df: &DataFrame) -> Result<(), String> {
         .iter()
         .map(|c| text_column(df, c))
         .collect::<Result<_, _>>()?;
-    let mut key = vec![0u32; groups.len()];
     for i in 0..df.height() {
+        // Rows without an event time cannot be placed in a window.
         let Some(t) = times.get(i) else {
-            read.untimed += 1;
             continue;
         };
         for (k, g) in groups.iter().enumerate() {
-            key[k] = read.group_cols[k].code(g.get(i));
+            intake.key[k] = intake.dicts.group_cols[k].code(g.get(i));
         }
-        let gid = match read.group_index.get(&key[..]) {
-            Some(g) => *g,
-            None => {
-                let g = read.groups.len() as u32;
-                let boxed: Box<[u32]> = key.clone().into_boxed_slice();
-                read.groups.push(boxed.clone());
-                read.group_index.insert(boxed, g);
-                g
-            }
-        };
+        let gid = group_code(intake);
+        let d = &mut intake.dicts;
         let v = match &value {
             None => NULL,
-            Some(col) if !read.steps.is_empty() => col
+            Some(col) if !d.steps.is_empty() => col
                 .get(i)
-                .and_then(|s| read.steps.iter().position(|x| x == s))
+                .and_then(|s| d.steps.iter().position(|x| x == s))
                 .map_or(NULL, |p| p as u32),
-            Some(col) => read.value.code(col.get(i)),
+            Some(col) => d.value.code(col.get(i)),
         };
-        read.cands.group.push(gid);
-        read.cands.time.push(t);
-        read.cands.value.push(v);
-        read.rows.push(rows.get(i).unwrap_or(u32::MAX));
         for (k, x) in extras.iter().enumerate() {
-            let code = read.extras[k].0.code(x.get(i));
-            read.extras[k].1.push(code);
+            intake.codes[k] = d.extras[k].code(x.get(i));
+        }
+        if !take(intake, gid, t, v, rows.get(i).unwrap_or(u32::MAX)) {
+            return Ok(false);
         }
     }
-    Ok(())
+    Ok(true)
 }
 
-/// Reads a windowed rule's candidates (first pass).
-fn read_candidates(rule: &CompiledRule, events: &EventTable) -> Result<(Read, Columns), String> {
+/// Reads a windowed rule's candidates (first pass) into `mode`.
+fn read_candidates(
+    rule: &CompiledRule,
+    events: &EventTable,
+    baseline: Option<Arc<HashMap<GroupKey, BaselinePrior>>>,
+    mode: impl Fn() -> Mode,
+) -> Result<Intake, String> {
     let mut lf = plan(events, &rule.sql).map_err(|e| e.to_string())?;
     let schema = lf.collect_schema().map_err(|e| e.to_string())?;
     let cols = Columns::of(&rule.detection, &schema)?;
@@ -325,20 +433,23 @@ fn read_candidates(rule: &CompiledRule, events: &EventTable) -> Result<(Read, Co
         Detection::Sequence { steps, .. } => steps.clone(),
         _ => Vec::new(),
     };
+    let sweep = sweep_plan(&rule.detection);
     let init = {
         let cols = cols.clone();
-        move || {
-            let read = Read {
+        move || Intake {
+            dicts: Dicts {
                 group_cols: cols.group_by.iter().map(|_| Dict::default()).collect(),
-                extras: cols
-                    .extras
-                    .iter()
-                    .map(|_| (Dict::default(), Blocks::default()))
-                    .collect(),
+                extras: cols.extras.iter().map(|_| Dict::default()).collect(),
                 steps: steps.clone(),
-                ..Read::default()
-            };
-            (read, cols.clone())
+                ..Dicts::default()
+            },
+            sweeper: Sweeper::new(sweep, cols.extras.len(), MAX_EVIDENCE_IDS),
+            mode: mode(),
+            baseline: baseline.clone(),
+            disordered: false,
+            key: vec![0; cols.group_by.len()],
+            codes: vec![0; cols.extras.len()],
+            cols: cols.clone(),
         }
     };
     let wanted: Vec<Expr> = cols
@@ -349,6 +460,26 @@ fn read_candidates(rule: &CompiledRule, events: &EventTable) -> Result<(Read, Co
         .collect();
     let lf = lf.with_row_index(ROW, None).select(wanted);
     for_each_batch(lf, init, read_batch)
+}
+
+/// The episodes of a windowed rule, with the dictionaries of their codes: streamed, or
+/// collected and sorted when the SQL does not return candidates in time order.
+fn episodes(
+    rule: &CompiledRule,
+    events: &EventTable,
+    baseline: Option<&HashMap<GroupKey, BaselinePrior>>,
+) -> Result<(Vec<Episode>, Dicts, Columns), String> {
+    let baseline = baseline.map(|b| Arc::new(b.clone()));
+    let mut intake = read_candidates(rule, events, baseline.clone(), || Mode::Stream)?;
+    if intake.disordered {
+        intake = read_candidates(rule, events, baseline, || {
+            Mode::Collect(Candidates::default())
+        })?;
+        if let Mode::Collect(c) = &intake.mode {
+            intake.sweeper.push_all(c);
+        }
+    }
+    Ok((intake.sweeper.finish(), intake.dicts, intake.cols))
 }
 
 /// The sweep plan of a detection.
@@ -387,46 +518,12 @@ fn sweep_plan(det: &Detection) -> Plan {
 }
 
 /// The group's column values.
-fn group_key(read: &Read, g: u32) -> GroupKey {
-    read.groups[g as usize]
+fn group_key(dicts: &Dicts, g: u32) -> GroupKey {
+    dicts.groups[g as usize]
         .iter()
         .enumerate()
-        .map(|(k, c)| read.group_cols[k].text(*c).map(str::to_string))
+        .map(|(k, c)| dicts.group_cols[k].text(*c).map(str::to_string))
         .collect()
-}
-
-/// Translates the job's baselines into the sweep's codes (only for groups read).
-fn priors(
-    read: &mut Read,
-    baseline: Option<&HashMap<GroupKey, BaselinePrior>>,
-) -> HashMap<u32, Prior> {
-    let Some(b) = baseline else {
-        return HashMap::new();
-    };
-    let mut out = HashMap::new();
-    for g in 0..read.groups.len() as u32 {
-        if let Some(p) = b.get(&group_key(read, g)) {
-            let uses = p
-                .uses
-                .iter()
-                .map(|u| PriorUse {
-                    value: read.value.code(Some(&u.value)),
-                    start: u.start,
-                    width: u.width,
-                    first: u.first,
-                    last: u.last,
-                })
-                .collect();
-            out.insert(
-                g,
-                Prior {
-                    first_seen: p.first_seen,
-                    uses,
-                },
-            );
-        }
-    }
-    out
 }
 
 /// Runs a windowed rule: candidates, sweep, then the evidence of what fired.
@@ -435,30 +532,16 @@ pub fn run(
     events: &EventTable,
     baseline: Option<&HashMap<GroupKey, BaselinePrior>>,
 ) -> Result<Vec<Finding>, String> {
-    let (mut read, cols) = read_candidates(rule, events)?;
-    let priors = priors(&mut read, baseline);
-    let result = sweep::run(sweep_plan(&rule.detection), &read.cands, &priors);
-    if result.episodes.is_empty() {
+    let (episodes, dicts, cols) = episodes(rule, events, baseline)?;
+    if episodes.is_empty() {
         return Ok(Vec::new());
     }
-    let listed: Vec<Vec<u32>> = result
+    let listing = fetch_ids(rule, events, episodes)?;
+    let mut out: Vec<Finding> = listing
         .episodes
         .iter()
-        .map(|e| listed_positions(&result.order, e))
-        .collect();
-    let mut wanted: Vec<u32> = listed
-        .iter()
-        .flatten()
-        .map(|&p| read.rows[p as usize])
-        .collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let ids = fetch_ids(rule, events, &wanted)?;
-    let mut out: Vec<Finding> = result
-        .episodes
-        .iter()
-        .zip(&listed)
-        .map(|(ep, positions)| finding(rule, &read, &cols, &result.order, ep, positions, &ids))
+        .zip(listing.ids)
+        .map(|(ep, ids)| finding(rule, &dicts, &cols, ep, ids))
         .collect::<Result<_, _>>()?;
     out.sort_by(|a, b| {
         (a.fields.get("first_event_time").map(Json::to_string))
@@ -467,119 +550,146 @@ pub fn run(
     Ok(out)
 }
 
-/// The candidate positions listed as evidence: all of them, or the first and last half of
-/// [`MAX_EVIDENCE_IDS`] of a longer episode.
-fn listed_positions(order: &[u32], ep: &Episode) -> Vec<u32> {
-    let all = &order[ep.start..=ep.end];
-    if all.len() <= MAX_EVIDENCE_IDS {
-        return all.to_vec();
+/// The events listed by the episodes, filled with their event ids as the SQL's result is
+/// read again (second pass).
+struct Listing {
+    episodes: Arc<Vec<Episode>>,
+    /// (row, episode, position in its list), by row: each row is listed once at most, as
+    /// a group's episodes never share events.
+    wanted: Arc<Vec<(u32, u32, u32)>>,
+    /// The next entry of `wanted` (rows come in order).
+    next: usize,
+    /// Per episode and listed event: None until read, then its id (None when null).
+    ids: Vec<Vec<Option<Option<String>>>>,
+    /// A listed row came back with another time than in the first pass.
+    moved: bool,
+}
+
+impl Listing {
+    /// Where each listed event goes, by row.
+    fn wanted(episodes: &[Episode]) -> Vec<(u32, u32, u32)> {
+        let mut wanted: Vec<(u32, u32, u32)> = episodes
+            .iter()
+            .enumerate()
+            .flat_map(|(e, ep)| {
+                ep.listed
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, p)| (p.row, e as u32, i as u32))
+            })
+            .collect();
+        wanted.sort_unstable();
+        wanted
     }
-    let half = MAX_EVIDENCE_IDS / 2;
-    all[..half]
-        .iter()
-        .chain(&all[all.len() - half..])
-        .copied()
-        .collect()
-}
 
-/// The event ids and times of the wanted rows of a rule's SQL result (second pass), kept
-/// as the columns polars returned: on dense corpora there are millions of them, and a map
-/// of owned strings doubled their memory.
-struct Fetched {
-    /// Row numbers in the SQL's result, ascending.
-    rows: Vec<u32>,
-    ids: StringChunked,
-    times: Int64Chunked,
-}
-
-impl Fetched {
-    /// The id and time of row `row`, when it was fetched.
-    fn get(&self, row: u32) -> (Option<String>, Option<i64>) {
-        match self.rows.binary_search(&row) {
-            Ok(i) => (self.ids.get(i).map(str::to_string), self.times.get(i)),
-            Err(_) => (None, None),
+    /// A listing with no id read yet.
+    fn start(episodes: Arc<Vec<Episode>>, wanted: Arc<Vec<(u32, u32, u32)>>) -> Listing {
+        let ids = episodes
+            .iter()
+            .map(|e| vec![None; e.listed.len()])
+            .collect();
+        Listing {
+            episodes,
+            wanted,
+            next: 0,
+            ids,
+            moved: false,
         }
     }
 }
 
-/// The event id and time of each wanted row of the SQL's result (second pass).
-fn fetch_ids(rule: &CompiledRule, events: &EventTable, rows: &[u32]) -> Result<Fetched, String> {
-    let lf = plan(events, &rule.sql).map_err(|e| e.to_string())?;
-    let wanted = Series::new("wanted".into(), rows);
-    let lf = lf
-        .with_row_index(ROW, None)
-        .filter(col(ROW).is_in(lit(wanted).implode(), false))
-        .select([col(ROW), col(EVIDENCE_ONE), col(TIME)])
-        .sort([ROW], SortMultipleOptions::default());
-    // Streamed when the table is on disk: collecting in memory read every row of the
-    // rule's columns first (a gigabyte at 3M dense events) to keep a few hundred.
-    let df = events.collect(lf).map_err(|e| e.to_string())?;
-    let r = df
+/// Takes the ids of one batch of wanted rows (in row order).
+fn fetch_batch(l: &mut Listing, df: &DataFrame) -> Result<bool, String> {
+    let rows = df
         .column(ROW)
         .and_then(|c| c.cast(&DataType::UInt32))
         .map_err(|e| e.to_string())?;
-    let rows: Vec<u32> = r
-        .u32()
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .map(|x| x.unwrap_or(u32::MAX))
-        .collect();
-    Ok(Fetched {
-        rows,
-        ids: text_column(&df, EVIDENCE_ONE)?,
-        times: time_column(&df)?,
-    })
+    let rows = rows.u32().map_err(|e| e.to_string())?;
+    let ids = text_column(df, EVIDENCE_ONE)?;
+    let times = time_column(df)?;
+    for ((row, id), time) in rows.into_iter().zip(&ids).zip(&times) {
+        let Some(row) = row else { continue };
+        while l.next < l.wanted.len() && l.wanted[l.next].0 < row {
+            l.next += 1;
+        }
+        while let Some(&(r, e, i)) = l.wanted.get(l.next)
+            && r == row
+        {
+            let (e, i) = (e as usize, i as usize);
+            if time != Some(l.episodes[e].listed[i].time) {
+                l.moved = true;
+                return Ok(false);
+            }
+            l.ids[e][i] = Some(id.map(str::to_string));
+            l.next += 1;
+        }
+    }
+    Ok(true)
 }
 
-/// Turns one episode into a finding.
+/// The event ids of the episodes' listed events (second pass): only the wanted rows are
+/// read, streamed in order, each id put in its place.
+fn fetch_ids(
+    rule: &CompiledRule,
+    events: &EventTable,
+    episodes: Vec<Episode>,
+) -> Result<Listing, String> {
+    let lf = plan(events, &rule.sql).map_err(|e| e.to_string())?;
+    let wanted = Arc::new(Listing::wanted(&episodes));
+    let mut rows: Vec<u32> = wanted.iter().map(|w| w.0).collect();
+    rows.dedup();
+    let rows = Series::new("wanted".into(), rows);
+    let lf = lf
+        .with_row_index(ROW, None)
+        .filter(col(ROW).is_in(lit(rows).implode(), false))
+        .select([col(ROW), col(EVIDENCE_ONE), col(TIME)]);
+    let episodes = Arc::new(episodes);
+    let listing = for_each_batch(
+        lf,
+        || Listing::start(episodes.clone(), wanted.clone()),
+        fetch_batch,
+    )?;
+    let complete = listing.ids.iter().flatten().all(Option::is_some);
+    if listing.moved || !complete {
+        return Err(format!(
+            "rule {}: its SQL did not return the same rows twice; a windowed rule's SQL must select events (one row per event, a filter) so its rows come back in the same order",
+            rule.id
+        ));
+    }
+    Ok(listing)
+}
+
+/// Turns one episode into a finding, given the ids of its listed events.
 fn finding(
     rule: &CompiledRule,
-    read: &Read,
+    dicts: &Dicts,
     cols: &Columns,
-    order: &[u32],
     ep: &Episode,
-    listed: &[u32],
-    ids: &Fetched,
+    ids: Vec<Option<Option<String>>>,
 ) -> Result<Finding, String> {
-    let mut evidence = Vec::with_capacity(listed.len());
-    for &p in listed {
-        let row = read.rows[p as usize];
-        let (id, t) = ids.get(row);
-        if t != Some(read.cands.time[p as usize]) {
-            return Err(format!(
-                "rule {}: its SQL did not return the same rows twice; a windowed rule's SQL must select events (one row per event, a filter) so its rows come back in the same order",
-                rule.id
-            ));
-        }
-        if let Some(id) = id {
-            evidence.push(id);
-        }
-    }
-    let positions = &order[ep.start..=ep.end];
-    let first = positions[0] as usize;
-    let last = positions[positions.len() - 1] as usize;
+    let ids: Vec<Option<String>> = ids.into_iter().map(Option::flatten).collect();
+    let first_id = ids.first().cloned().flatten();
+    let last_id = ids.last().cloned().flatten();
+    let evidence: Vec<String> = ids.into_iter().flatten().collect();
     let mut fields = Map::new();
     for (k, name) in cols.group_by.iter().enumerate() {
-        let code = read.groups[ep.group as usize][k];
-        fields.insert(name.clone(), text_json(read.group_cols[k].text(code)));
+        let code = dicts.groups[ep.group as usize][k];
+        fields.insert(name.clone(), text_json(dicts.group_cols[k].text(code)));
     }
-    let id_of = |p: usize| -> Json { ids.get(read.rows[p]).0.map_or(Json::Null, Json::String) };
+    let id_json = |id: Option<String>| id.map_or(Json::Null, Json::String);
     match &rule.detection {
         Detection::NewValue {
             history, column, ..
         } => {
-            fields.insert(
-                column.clone(),
-                text_json(read.value.text(read.cands.value[first])),
-            );
-            fields.insert("event_time".into(), time_json(read.cands.time[first]));
+            fields.insert(column.clone(), text_json(dicts.value.text(ep.first.value)));
+            fields.insert("event_time".into(), time_json(ep.first.time));
             fields.insert(
                 "known_values".into(),
                 Json::Array(
                     capped(
                         ep.known
                             .iter()
-                            .filter_map(|c| read.value.text(*c))
+                            .filter_map(|c| dicts.value.text(*c))
                             .map(str::to_string),
                     )
                     .into_iter()
@@ -595,11 +705,11 @@ fn finding(
         }
         Detection::Window { window, .. } | Detection::Sequence { window, .. } => {
             fields.insert("window".into(), Json::String(window.text.clone()));
-            fields.insert("first_event_time".into(), time_json(read.cands.time[first]));
-            fields.insert("last_event_time".into(), time_json(read.cands.time[last]));
-            fields.insert("first_event_id".into(), id_of(first));
-            fields.insert("last_event_id".into(), id_of(last));
-            fields.insert("event_count".into(), Json::from(ep.len() as u64));
+            fields.insert("first_event_time".into(), time_json(ep.first.time));
+            fields.insert("last_event_time".into(), time_json(ep.last.time));
+            fields.insert("first_event_id".into(), id_json(first_id));
+            fields.insert("last_event_id".into(), id_json(last_id));
+            fields.insert("event_count".into(), Json::from(ep.count));
             if let Detection::Window { measure, .. } = &rule.detection {
                 let peak = match measure {
                     Measure::Count => "peak_count",
@@ -607,19 +717,15 @@ fn finding(
                 };
                 fields.insert(peak.into(), Json::from(ep.peak));
                 if let Measure::Distinct(c) = measure {
-                    let codes = positions.iter().map(|&p| read.cands.value[p as usize]);
-                    fields.insert(c.clone(), values_json(&read.value, codes));
+                    fields.insert(c.clone(), values_json(&dicts.value, &ep.values));
                 }
             }
         }
         Detection::Sql => {}
     }
     for (k, name) in cols.extras.iter().enumerate() {
-        let (dict, codes) = &read.extras[k];
-        let it = positions.iter().map(|&p| codes[p as usize]);
-        fields.insert(name.clone(), values_json(dict, it));
+        fields.insert(name.clone(), values_json(&dicts.extras[k], &ep.extras[k]));
     }
-    let count = ep.len() as u64;
     Ok(Finding {
         finding_id: finding_id(&rule.id, &evidence),
         rule_id: rule.id.clone(),
@@ -628,7 +734,7 @@ fn finding(
         description: rule.description.clone(),
         mitre: rule.mitre.clone(),
         evidence_event_ids: evidence,
-        evidence_count: count,
+        evidence_count: ep.count,
         fields,
     })
 }
@@ -644,8 +750,8 @@ fn time_json(us: i64) -> Json {
 }
 
 /// The distinct non-null values of some codes, sorted and capped.
-fn values_json(dict: &Dict, codes: impl Iterator<Item = u32>) -> Json {
-    let set: BTreeSet<&str> = codes.filter_map(|c| dict.text(c)).collect();
+fn values_json(dict: &Dict, codes: &[u32]) -> Json {
+    let set: BTreeSet<&str> = codes.iter().filter_map(|c| dict.text(*c)).collect();
     Json::Array(
         capped(set.into_iter().map(str::to_string))
             .into_iter()
@@ -678,28 +784,21 @@ pub fn observe(rule: &CompiledRule, events: &EventTable) -> Result<Vec<Observati
         return Ok(Vec::new());
     };
     let width = bucket_width(history.micros);
-    let (read, _) = read_candidates(rule, events)?;
-    let mut seen: HashMap<(u32, u32, i64), (i64, i64)> = HashMap::new();
-    for i in 0..read.cands.len() {
-        let v = read.cands.value[i];
-        if v == NULL {
-            continue;
-        }
-        let t = read.cands.time[i];
-        let start = t.div_euclid(width) * width;
-        let e = seen
-            .entry((read.cands.group[i], v, start))
-            .or_insert((t, t));
-        e.0 = e.0.min(t);
-        e.1 = e.1.max(t);
-    }
+    let intake = read_candidates(rule, events, None, || Mode::Observe {
+        width,
+        seen: HashMap::new(),
+    })?;
+    let Mode::Observe { seen, .. } = intake.mode else {
+        return Err("the candidates were not observed".into());
+    };
+    let dicts = &intake.dicts;
     let mut out: Vec<Observation> = seen
         .into_iter()
         .filter_map(|((g, v, start), (first, last))| {
             Some(Observation {
-                group: group_key(&read, g),
+                group: group_key(dicts, g),
                 used: BaselineUse {
-                    value: read.value.text(v)?.to_string(),
+                    value: dicts.value.text(v)?.to_string(),
                     start,
                     width,
                     first,

@@ -142,6 +142,28 @@ fn of_rule<'a>(report: &'a serde_json::Value, rule: &str) -> Vec<&'a serde_json:
 }
 
 #[test]
+fn a_windowed_rule_whose_sql_reorders_its_events_finds_the_same_episode() {
+    // Newest first: the sweep cannot stream them, so it collects and sorts them instead.
+    let sql = std::fs::read_to_string("queries/key_invocation_spike.sql")
+        .unwrap()
+        .replace("-- id: key_invocation_spike", "-- id: spike_newest_first")
+        + "\nORDER BY event_time DESC\n";
+    let d = rule_dir(&[("spike_newest_first.sql", &sql)]);
+    let dir = d.path().to_str().unwrap();
+    let rules = "key_invocation_spike,spike_newest_first";
+    let (code, r, err) = scan(&["--queries", dir, "--rule", rules]);
+    assert_eq!(code, 0, "{err}");
+    let (streamed, sorted) = (
+        of_rule(&r, "key_invocation_spike"),
+        of_rule(&r, "spike_newest_first"),
+    );
+    assert_eq!((streamed.len(), sorted.len()), (1, 1));
+    for key in ["fields", "evidence_event_ids", "evidence_count"] {
+        assert_eq!(streamed[0][key], sorted[0][key], "{key}");
+    }
+}
+
+#[test]
 fn a_spike_is_one_episode_naming_its_first_and_last_event() {
     let (code, r, err) = scan(&[]);
     assert_eq!(code, 0, "{err}");
