@@ -6,7 +6,8 @@ use keytrail::commands::{self, rules::LintFailed};
 use keytrail::exit;
 
 fn main() {
-    keytrail::table::store::limit_malloc_arenas();
+    keytrail::table::store::tune_malloc();
+    keytrail::table::bound_streaming_buffers();
     let cli = Cli::parse();
     // Unlocked: the progress bar draws to stderr from worker threads, so holding the lock
     // for the whole run deadlocks as soon as the bar appears (more than 20 files).
