@@ -704,7 +704,7 @@ impl Assembler {
 /// Opens and reads one input; an open failure marks the input as skipped.
 fn read_input(input: &Input, opts: &IngestOptions, memory: &ScratchPool) -> InputOutcome {
     let name = input.name();
-    match local::open(input) {
+    match local::open(input, &memory.gzip) {
         Ok(reader) => memory.read_stream(&name, reader, opts),
         Err(e) => InputOutcome::failed(name, format!("cannot open: {e}")),
     }
@@ -790,9 +790,13 @@ fn read_stream_in(
 }
 
 /// Reader memory shared by the threads that read inputs (local files, S3 objects): each
-/// read takes a [`Scratch`] and gives it back, so buffers are not made per input.
+/// read takes a [`Scratch`] and gives it back, and gzip readers take their buffer from
+/// `gzip`, so buffers are not made per input.
 #[derive(Default)]
-pub struct ScratchPool(std::sync::Mutex<Vec<Scratch>>);
+pub struct ScratchPool {
+    scratch: std::sync::Mutex<Vec<Scratch>>,
+    pub gzip: crate::sources::gzip::BufferPool,
+}
 
 /// Most [`Scratch`]es a pool keeps (more readers than this at once make their own).
 const POOL_MAX: usize = 16;
@@ -806,10 +810,10 @@ impl ScratchPool {
         opts: &IngestOptions,
     ) -> InputOutcome {
         // A poisoned lock (a reader panicked) only means starting with fresh memory.
-        let taken = self.0.lock().ok().and_then(|mut v| v.pop());
+        let taken = self.scratch.lock().ok().and_then(|mut v| v.pop());
         let mut scratch = taken.unwrap_or_default();
         let out = read_stream_in(name, reader, opts, &mut scratch);
-        if let Ok(mut v) = self.0.lock()
+        if let Ok(mut v) = self.scratch.lock()
             && v.len() < POOL_MAX
         {
             v.push(scratch);

@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::Path;
 
 use super::Input;
+use super::gzip::{BufferPool, GzipReader};
 
 /// The result of expanding the command-line paths.
 #[derive(Debug, Default)]
@@ -239,18 +240,27 @@ fn sniff(path: &Path) -> Sniff {
     }
 }
 
-/// Opens an input as a stream of JSON bytes, inflating it if it starts with the gzip magic.
-pub fn open(input: &Input) -> std::io::Result<Box<dyn Read + Send>> {
+/// Opens an input as a stream of JSON bytes, inflating it if it starts with the gzip magic
+/// (with a buffer from `pool`).
+pub fn open(input: &Input, pool: &BufferPool) -> std::io::Result<Box<dyn Read + Send>> {
     let raw: Box<dyn Read + Send> = match input {
         Input::File(p) => Box::new(File::open(p)?),
         Input::Stdin => Box::new(std::io::stdin()),
     };
-    decode(raw)
+    decode_pooled(raw, pool)
 }
 
 /// Wraps a byte stream so gzip content (detected by magic bytes) is inflated. No buffer is
 /// put in front: the splitter and the gzip reader read in large blocks of their own.
-pub fn decode(mut raw: Box<dyn Read + Send>) -> std::io::Result<Box<dyn Read + Send>> {
+pub fn decode(raw: Box<dyn Read + Send>) -> std::io::Result<Box<dyn Read + Send>> {
+    decode_pooled(raw, &BufferPool::default())
+}
+
+/// [`decode`] with the gzip reader's buffer from `pool` (readers of many inputs).
+pub fn decode_pooled(
+    mut raw: Box<dyn Read + Send>,
+    pool: &BufferPool,
+) -> std::io::Result<Box<dyn Read + Send>> {
     let mut head = [0u8; 2];
     let mut n = 0;
     while n < head.len() {
@@ -263,7 +273,7 @@ pub fn decode(mut raw: Box<dyn Read + Send>) -> std::io::Result<Box<dyn Read + S
     }
     let stream = std::io::Cursor::new(head).take(n as u64).chain(raw);
     if n == 2 && head == [0x1f, 0x8b] {
-        Ok(Box::new(super::gzip::GzipReader::new(stream)))
+        Ok(Box::new(GzipReader::pooled(stream, pool)))
     } else {
         Ok(Box::new(stream))
     }

@@ -27,7 +27,7 @@ use crate::aws::AwsContext;
 use crate::aws::call::{Call, Tally, send};
 use crate::aws::errors::{AwsCallError, CallSite, Endpoint};
 use crate::pipeline::{IngestOptions, InputOutcome, ScratchPool, SourceCounts};
-use crate::sources::local::{decode, is_digest_name, is_log_name};
+use crate::sources::local::{decode_pooled, is_digest_name, is_log_name};
 use crate::sources::shard::Shard;
 use layout::{
     CLOUDTRAIL, Position, S3Url, day_prefixes, is_account_id, is_org_id, may_hold_window,
@@ -493,9 +493,11 @@ async fn fetch(
             broken: broken.clone(),
         };
         let (n, o) = (name.clone(), opts.clone());
-        let outcome = tokio::task::spawn_blocking(move || match decode(Box::new(reader)) {
-            Ok(r) => o.memory.read_stream(&n, r, &o.opts),
-            Err(e) => InputOutcome::failed(n, format!("read failed: {e}")),
+        let outcome = tokio::task::spawn_blocking(move || {
+            match decode_pooled(Box::new(reader), &o.memory.gzip) {
+                Ok(r) => o.memory.read_stream(&n, r, &o.opts),
+                Err(e) => InputOutcome::failed(n, format!("read failed: {e}")),
+            }
         })
         .await
         .unwrap_or_else(|e| InputOutcome::failed(name.clone(), format!("reader task failed: {e}")));
@@ -517,7 +519,7 @@ async fn read_whole(
     let (tx, rx) = tokio::sync::oneshot::channel();
     let n = name.clone();
     rayon::spawn(move || {
-        let outcome = match decode(Box::new(std::io::Cursor::new(body))) {
+        let outcome = match decode_pooled(Box::new(std::io::Cursor::new(body)), &opts.memory.gzip) {
             Ok(r) => opts.memory.read_stream(&n, r, &opts.opts),
             Err(e) => InputOutcome::failed(n, format!("read failed: {e}")),
         };
