@@ -21,6 +21,7 @@ use std::borrow::Cow;
 use crate::event::{Event, EventRef};
 use crate::redact;
 use crate::sources::local::{self, Expanded};
+use crate::sources::pool::Pool;
 use crate::sources::prefilter::Prefilter;
 use crate::sources::scanner::{self, Framing, Piece};
 use crate::sources::{Input, parquet};
@@ -794,12 +795,9 @@ fn read_stream_in(
 /// `gzip`, so buffers are not made per input.
 #[derive(Default)]
 pub struct ScratchPool {
-    scratch: std::sync::Mutex<Vec<Scratch>>,
+    scratch: Pool<Scratch>,
     pub gzip: crate::sources::gzip::BufferPool,
 }
-
-/// Most [`Scratch`]es a pool keeps (more readers than this at once make their own).
-const POOL_MAX: usize = 16;
 
 impl ScratchPool {
     /// Reads a stream like [`read_stream`], with memory from the pool.
@@ -809,15 +807,9 @@ impl ScratchPool {
         reader: Box<dyn std::io::Read + Send>,
         opts: &IngestOptions,
     ) -> InputOutcome {
-        // A poisoned lock (a reader panicked) only means starting with fresh memory.
-        let taken = self.scratch.lock().ok().and_then(|mut v| v.pop());
-        let mut scratch = taken.unwrap_or_default();
+        let mut scratch = self.scratch.take();
         let out = read_stream_in(name, reader, opts, &mut scratch);
-        if let Ok(mut v) = self.scratch.lock()
-            && v.len() < POOL_MAX
-        {
-            v.push(scratch);
-        }
+        self.scratch.give(scratch);
         out
     }
 }

@@ -12,10 +12,10 @@
 //! trailing bytes are reported.
 
 use std::io::{self, Read};
-use std::sync::{Arc, Mutex};
 
 use flate2::{Crc, Decompress, FlushDecompress, Status};
 
+use super::pool::Pool;
 use super::scanner::Gap;
 
 /// Compressed bytes read from the source at a time, at most; the first read is `FIRST_READ`
@@ -45,42 +45,14 @@ enum Part {
     Done,
 }
 
-/// Compressed-input buffers handed from one gzip reader to the next, shared by the threads
-/// that read inputs. A reader's buffer grows past 128 KiB on most CloudTrail files, and a
-/// fresh one per file was mapped, zeroed and unmapped again: a tenth of the sparse scan.
-#[derive(Debug, Clone, Default)]
-pub struct BufferPool(Arc<Mutex<Vec<Vec<u8>>>>);
+/// Compressed-input buffers handed from one gzip reader to the next. A reader's buffer
+/// grows past 128 KiB on most CloudTrail files, and a fresh one per file was mapped, zeroed
+/// and unmapped again: a tenth of the sparse scan.
+pub type BufferPool = Pool<Vec<u8>>;
 
-/// Buffers a pool keeps at most.
-const POOL_MAX: usize = 16;
-/// Larger buffers (a whole large file held for resynchronizing) are cut to this size.
+/// Larger buffers (a whole large file held for resynchronizing) are cut to this size
+/// before they go back to the pool.
 const POOL_BUFFER_MAX: usize = 4 * IN_CHUNK;
-
-impl BufferPool {
-    /// A buffer from the pool, or a new empty one.
-    fn take(&self) -> Vec<u8> {
-        // A poisoned lock (a reader panicked) only means starting with a fresh buffer.
-        self.0
-            .lock()
-            .ok()
-            .and_then(|mut v| v.pop())
-            .unwrap_or_default()
-    }
-
-    /// Keeps a buffer for the next reader (cut to [`POOL_BUFFER_MAX`]), unless the pool
-    /// is full.
-    fn give(&self, mut buf: Vec<u8>) {
-        if buf.capacity() > POOL_BUFFER_MAX {
-            buf.truncate(POOL_BUFFER_MAX);
-            buf.shrink_to(POOL_BUFFER_MAX);
-        }
-        if let Ok(mut v) = self.0.lock()
-            && v.len() < POOL_MAX
-        {
-            v.push(buf);
-        }
-    }
-}
 
 /// Reads gzip members from `R` as one stream of inflated bytes.
 pub struct GzipReader<R> {
@@ -436,7 +408,12 @@ impl<R: Read> GzipReader<R> {
 impl<R> Drop for GzipReader<R> {
     fn drop(&mut self) {
         if let Some(pool) = &self.pool {
-            pool.give(std::mem::take(&mut self.buf));
+            let mut buf = std::mem::take(&mut self.buf);
+            if buf.capacity() > POOL_BUFFER_MAX {
+                buf.truncate(POOL_BUFFER_MAX);
+                buf.shrink_to(POOL_BUFFER_MAX);
+            }
+            pool.give(buf);
         }
     }
 }
@@ -573,16 +550,17 @@ mod tests {
             .read_to_end(&mut out)
             .unwrap();
         assert_eq!(out, big);
-        let kept = pool.0.lock().unwrap()[0].capacity();
+        let kept = pool.take().capacity();
         assert!(
             (128 * 1024..=POOL_BUFFER_MAX).contains(&kept),
             "the grown buffer is kept, cut to the pool's size ({kept} bytes)"
         );
+        pool.give(vec![0xee; kept]);
         // The next file is short and then corrupt: what it reads comes from it alone.
         let mut next = gz(b"small file\n");
         next.extend_from_slice(&[0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff, 1, 2, 3]);
         let mut r = GzipReader::pooled(&next[..], &pool);
-        assert!(pool.0.lock().unwrap().is_empty(), "the buffer was taken");
+        assert!(pool.is_empty(), "the buffer was taken");
         let mut out = Vec::new();
         let mut buf = [0u8; 4096];
         loop {
@@ -594,7 +572,7 @@ mod tests {
         }
         assert_eq!(out, b"small file\n");
         drop(r);
-        assert_eq!(pool.0.lock().unwrap().len(), 1);
+        assert_eq!(pool.len(), 1);
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Sources: where CloudTrail records come from. Local files, directories and stdin
 //! (`local`), S3 buckets (`s3`) and the CloudTrail LookupEvents API (`lookup`), all feeding
 //! the same pipeline; `gzip` inflates (multi-member, passing over corrupt members), `scanner`
-//! splits streams into records and `prefilter` picks the ones worth parsing.
+//! splits streams into records and `prefilter` picks the ones worth parsing; `pool` hands
+//! readers' buffers from one input to the next.
 
 pub mod gzip;
 pub mod local;
 pub mod lookup;
 pub mod parquet;
+pub mod pool;
 pub mod prefilter;
 pub mod s3;
 pub mod scanner;
