@@ -13,7 +13,7 @@
 //! - `pipeline`: parallel ingest tying sources and transforms together, with the summary.
 //! - `table/`: the polars `events` table the rules query: per-input column builders
 //!   (`builder`), the store that holds it within a memory budget and spills sorted runs
-//!   (`store`), and the unnamed temporary IPC files it spills to (`spill`).
+//!   (`store`), and the unnamed temporary Parquet files it spills to (`spill`).
 //! - `rules/`: rule files (`queries/*.sql`), the SQL engine and the linter.
 //! - `findings`: the stable findings schema.
 //! - `keys/`: key forensics: offline token decoding, the key inventory, investigations and

@@ -140,33 +140,6 @@ fn view_bytes<'b>(blocks: &'b [Vec<u8>], v: &View) -> &'b [u8] {
     &blocks[v.buffer_idx as usize][start..start + v.length as usize]
 }
 
-/// Rewrites each text column of `df` so that its data blocks hold only the values its rows
-/// use, each repeated value once. A slice of a sorted run still points at every block of
-/// the run: written as is, each batch would carry (and its reader decompress and validate)
-/// all of them, and polars' own clean-up before writing copies every value once per row.
-pub fn compact(df: DataFrame) -> PolarsResult<DataFrame> {
-    let hasher = PlRandomState::default();
-    let cols = df
-        .get_columns()
-        .iter()
-        .map(|c| {
-            let Ok(ca) = c.str() else {
-                return Ok(c.clone());
-            };
-            let mut text = match c.name().as_str() {
-                // Unique per row: remembering them would only cost time.
-                "event_id" | RAW_COLUMN => TextColumn::default(),
-                _ => TextColumn::interned(),
-            };
-            for v in ca {
-                text.push(v, &hasher);
-            }
-            Ok(text.finish(c.name()))
-        })
-        .collect::<PolarsResult<Vec<Column>>>()?;
-    DataFrame::new(cols)
-}
-
 /// The `events` columns of one input (or batch) under construction, plus the raw records
 /// when they are kept.
 pub struct ChunkBuilder {
@@ -406,45 +379,6 @@ mod tests {
         assert!(ua.into_iter().all(|v| v == Some(agent)));
         let ids = df.column("event_id").unwrap().str().unwrap();
         assert_eq!(ids.get(999), Some("00000000-0000-0000-0000-000000000999"));
-    }
-
-    #[test]
-    fn compacting_a_slice_keeps_only_the_values_it_uses_once_each() {
-        let agent = "aws-sdk-python/1.34.0 Python/3.12.1 Linux/6.1 Botocore/1.34.0";
-        let other = "Boto3/1.28.0 md/Botocore#1.31.0 ua/2.0 os/linux#6.1 lang/python#3.11";
-        let (mut a, mut b) = (ChunkBuilder::new(), ChunkBuilder::new());
-        for i in 0..100 {
-            a.push(&ev(&format!("a-{i:040}"), agent));
-            b.push(&ev(
-                &format!("b-{i:040}"),
-                if i < 50 { agent } else { other },
-            ));
-        }
-        let mut df = a.finish().unwrap();
-        df.vstack_mut_owned(b.finish().unwrap()).unwrap();
-        df.rechunk_mut();
-        let slice = df.slice(90, 40);
-        let before: Vec<Option<String>> = slice
-            .column("user_agent")
-            .unwrap()
-            .str()
-            .unwrap()
-            .into_iter()
-            .map(|v| v.map(str::to_string))
-            .collect();
-        let compact = compact(slice.clone()).unwrap();
-        assert!(compact.equals_missing(&slice));
-        let ua = compact.column("user_agent").unwrap().str().unwrap();
-        let after: Vec<Option<String>> = ua.into_iter().map(|v| v.map(str::to_string)).collect();
-        assert_eq!(before, after);
-        // Both chunks held a copy of `agent`; the 40 rows now share one.
-        let arr = ua.downcast_iter().next().unwrap();
-        assert_eq!(arr.total_buffer_len(), agent.len());
-        let ids = compact.column("event_id").unwrap().str().unwrap();
-        assert_eq!(
-            ids.downcast_iter().next().unwrap().total_buffer_len(),
-            40 * 42
-        );
     }
 
     #[test]

@@ -225,19 +225,7 @@ impl EventTable {
         let cols: Vec<Expr> = COLUMNS.iter().map(|c| col(*c)).collect();
         match &self.backing {
             Backing::Memory(df) => df.clone().lazy().select(cols),
-            Backing::Spilled { sources, .. } => LazyFrame::scan_ipc_sources(
-                sources.clone(),
-                Default::default(),
-                UnifiedScanArgs {
-                    hive_options: polars::io::HiveOptions {
-                        enabled: Some(false),
-                        ..polars::io::HiveOptions::default()
-                    },
-                    ..UnifiedScanArgs::default()
-                },
-            )
-            .expect("a scan plan is built without I/O")
-            .select(cols),
+            Backing::Spilled { sources, .. } => scan_spilled(sources.clone()).select(cols),
         }
     }
 
@@ -262,11 +250,8 @@ impl EventTable {
                 )
             }
             Backing::Spilled { files, .. } => Box::new(files.iter().flat_map(|f| {
-                let batches: Box<dyn Iterator<Item = PolarsResult<DataFrame>>> = match f.batches() {
-                    Ok(b) => Box::new(b.map(|r| r.map_err(|e| polars_err!(ComputeError: "{}", e)))),
-                    Err(e) => Box::new(std::iter::once(Err(polars_err!(ComputeError: "{}", e)))),
-                };
-                batches
+                f.batches()
+                    .map(|r| r.map_err(|e| polars_err!(ComputeError: "{}", e)))
             })),
         }
     }
@@ -313,6 +298,18 @@ impl EventTable {
         }
         Ok(out)
     }
+}
+
+/// A scan of the table's spill files (Parquet).
+fn scan_spilled(sources: ScanSources) -> LazyFrame {
+    let args = ScanArgsParquet {
+        hive_options: polars::io::HiveOptions {
+            enabled: Some(false),
+            ..polars::io::HiveOptions::default()
+        },
+        ..ScanArgsParquet::default()
+    };
+    LazyFrame::scan_parquet_sources(sources, args).expect("a scan plan is built without I/O")
 }
 
 /// Reads a frame with the table's columns back into events.

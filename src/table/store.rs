@@ -448,7 +448,7 @@ fn merge(runs: Vec<SpillFile>, out: &mut RunOutput) -> Result<u64, StoreError> {
         .iter()
         .map(|r| {
             Ok(Cursor {
-                batches: r.batches()?,
+                batches: r.batches(),
                 buf: None,
                 done: false,
             })
@@ -503,7 +503,7 @@ fn merge(runs: Vec<SpillFile>, out: &mut RunOutput) -> Result<u64, StoreError> {
 }
 
 /// Sorted output written as spill files of at most `file_rows` rows each, by a thread of its
-/// own: compacting, compressing and writing a batch overlap with producing the next (the
+/// own: encoding, compressing and writing a batch overlap with producing the next (the
 /// merge of the runs would otherwise leave a core idle). At most [`WRITE_AHEAD`] frames wait.
 struct RunOutput {
     tx: Option<std::sync::mpsc::SyncSender<DataFrame>>,
