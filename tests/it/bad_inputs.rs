@@ -160,6 +160,47 @@ fn summary_counts_what_was_skipped() {
     assert_eq!(skipped.len(), 6, "{skipped:?}");
 }
 
+/// Scans one file in a folder of its own; returns the summary and stderr.
+fn scan_one(name: &str, data: &str) -> (serde_json::Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(name), data).unwrap();
+    let o = keytrail(&["scan", dir.path().to_str().unwrap(), "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    (v["summary"].clone(), stderr(&o))
+}
+
+#[test]
+fn records_parsed_untested_late_in_a_bedrock_heavy_input_are_judged_as_if_tested() {
+    // After 64 records that all mention Bedrock, the rest of the input is parsed without the
+    // keyword test. A broken record with no keyword must still go unreported (the test would
+    // have passed over it unparsed), a broken Bedrock record must still be reported, and a
+    // record of another service must still be dropped.
+    let broken_plain = r#"{"eventSource":"s3.amazonaws.com" "eventName":"GetObject"}"#;
+    let broken_bedrock = r#"{"eventSource":"bedrock.amazonaws.com" "eventName":"InvokeModel"}"#;
+    let other = r#"{"eventTime":"2026-11-18T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","eventID":"s3-1","awsRegion":"us-east-1","userIdentity":{"type":"IAMUser"}}"#;
+    let heavy: Vec<String> = (0..100).map(|i| bearer(&format!("b-{i}"))).collect();
+    let odd = [broken_plain, broken_bedrock, other].join(",");
+    let late = format!(r#"{{"Records":[{},{odd}]}}"#, heavy.join(","));
+    let early = format!(r#"{{"Records":[{odd},{}]}}"#, heavy.join(","));
+    let (late_summary, late_err) = scan_one("late.json", &late);
+    let (early_summary, early_err) = scan_one("early.json", &early);
+    for (summary, err) in [(&late_summary, &late_err), (&early_summary, &early_err)] {
+        assert_eq!(summary["events_read"], 103, "{summary}");
+        assert_eq!(summary["events_kept"], 100, "{summary}");
+        assert_eq!(summary["records_unreadable"], 1, "{summary}");
+        let invalid: Vec<&str> = err.lines().filter(|l| l.contains("invalid JSON")).collect();
+        assert_eq!(invalid.len(), 1, "{err}");
+    }
+    assert!(
+        late_err.contains("record 102 skipped: invalid JSON"),
+        "{late_err}"
+    );
+    assert!(
+        early_err.contains("record 2 skipped: invalid JSON"),
+        "{early_err}"
+    );
+}
+
 #[test]
 fn stdin_is_read_with_dash() {
     use std::process::{Command, Stdio};
