@@ -129,7 +129,11 @@ pub fn summary_line(s: &Summary) -> String {
                 "events_kept" => "kept".to_string(),
                 "inputs_skipped" => "inputs skipped as bad".to_string(),
                 "api_calls" => "AWS API calls".to_string(),
-                other => other.replace(['_', '.'], " "),
+                other => match other.strip_prefix("files_passed_over.") {
+                    // The reason is prose ("a .log, .txt or extensionless file"): as is.
+                    Some(reason) => format!("files passed over: {reason}"),
+                    None => other.replace(['_', '.'], " "),
+                },
             };
             format!("{v} {short}")
         })
@@ -166,6 +170,18 @@ mod tests {
         assert_eq!(
             summary_line(&Summary::default()),
             "keytrail: 0 inputs, 0 events read, 0 kept"
+        );
+    }
+
+    #[test]
+    fn the_line_keeps_the_reason_files_were_passed_over_as_written() {
+        let mut s = Summary::default();
+        let why = "not CloudTrail JSON (a .log, .txt or extensionless file)";
+        s.files_passed_over.insert(why.to_string(), 3);
+        let line = summary_line(&s);
+        assert!(
+            line.ends_with(&format!(", 3 files passed over: {why}")),
+            "{line}"
         );
     }
 
