@@ -208,7 +208,8 @@ impl Prefilter {
     }
 
     /// 32 positions at a time with AVX2 (see [`Prefilter::scan_avx2`]), specialized for up to
-    /// three words so that their vectors stay in registers.
+    /// five words (the relevance keywords are five) so that their vectors are made once per
+    /// record, not once per block.
     ///
     /// # Safety
     /// The CPU must support AVX2.
@@ -221,6 +222,8 @@ impl Prefilter {
                 1 => self.scan_avx2::<1>(hay),
                 2 => self.scan_avx2::<2>(hay),
                 3 => self.scan_avx2::<3>(hay),
+                4 => self.scan_avx2::<4>(hay),
+                5 => self.scan_avx2::<5>(hay),
                 _ => self.scan_avx2::<0>(hay),
             }
         }
