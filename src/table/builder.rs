@@ -37,6 +37,10 @@ struct TextColumn {
     total_bytes: usize,
     /// Views of values seen in this chunk, by hash (None: the column is not interned).
     seen: Option<PlHashMap<u64, View>>,
+    /// The view of the last value stored out of line (interned columns): consecutive records
+    /// often repeat a principal, a user agent or an address, and comparing with the last one
+    /// costs less than hashing.
+    last: Option<View>,
 }
 
 impl TextColumn {
@@ -63,6 +67,13 @@ impl TextColumn {
             self.views.push(View::new_inline(bytes));
             return;
         }
+        if let Some(v) = self.last
+            && v.length as usize == bytes.len()
+            && view_bytes(&self.blocks, &v) == bytes
+        {
+            self.views.push(v);
+            return;
+        }
         let view = match self.seen.as_mut() {
             Some(seen) => {
                 let h = hasher.hash_one(bytes);
@@ -80,6 +91,9 @@ impl TextColumn {
             }
             None => append(&mut self.blocks, bytes),
         };
+        if self.seen.is_some() {
+            self.last = Some(view);
+        }
         self.views.push(view);
     }
 
@@ -379,6 +393,27 @@ mod tests {
         assert!(ua.into_iter().all(|v| v == Some(agent)));
         let ids = df.column("event_id").unwrap().str().unwrap();
         assert_eq!(ids.get(999), Some("00000000-0000-0000-0000-000000000999"));
+    }
+
+    #[test]
+    fn values_of_one_length_that_alternate_are_each_read_back_and_stored_once() {
+        let agents = [
+            "aws-sdk-java/2.20.1 Linux/6.1",
+            "aws-sdk-java/2.20.2 Linux/6.1",
+            "aws-sdk-java/2.20.3 Linux/6.1",
+        ];
+        let order = [0, 0, 1, 0, 2, 2, 1, 0];
+        let mut b = ChunkBuilder::new();
+        for (i, a) in order.iter().enumerate() {
+            b.push(&ev(&format!("id-{i}"), agents[*a]));
+        }
+        let df = b.finish().unwrap();
+        let ua = df.column("user_agent").unwrap().str().unwrap();
+        let got: Vec<&str> = ua.into_iter().map(Option::unwrap).collect();
+        let want: Vec<&str> = order.iter().map(|a| agents[*a]).collect();
+        assert_eq!(got, want);
+        let arr = ua.downcast_iter().next().unwrap();
+        assert_eq!(arr.total_buffer_len(), 3 * agents[0].len());
     }
 
     #[test]
