@@ -271,18 +271,8 @@ impl Store {
     }
 }
 
-/// Concatenates chunks of one schema into one contiguous frame (an empty table when there
-/// is none).
+/// Concatenates chunks of one schema (an empty table when there is none).
 fn concat(chunks: Vec<DataFrame>) -> PolarsResult<DataFrame> {
-    let mut df = stack(chunks)?;
-    df.rechunk_mut();
-    Ok(df)
-}
-
-/// Stacks frames of one schema, each staying a chunk of its own: for frames about to be
-/// sorted, whose gather copies every value once anyway (polars gathers from up to eight
-/// chunks without first copying them into one).
-fn stack(chunks: Vec<DataFrame>) -> PolarsResult<DataFrame> {
     if chunks.is_empty() {
         return super::EventTable::empty_frame();
     }
@@ -291,6 +281,7 @@ fn stack(chunks: Vec<DataFrame>) -> PolarsResult<DataFrame> {
     for c in chunks {
         df.vstack_mut_owned(c)?;
     }
+    df.rechunk_mut();
     Ok(df)
 }
 
@@ -425,7 +416,11 @@ impl Cursor {
             Some(b) => {
                 let b = b?;
                 self.buf = Some(match self.buf.take() {
-                    Some(rest) => stack(vec![rest, b])?,
+                    Some(mut rest) => {
+                        rest.vstack_mut_owned(b)?;
+                        rest.rechunk_mut();
+                        rest
+                    }
                     None => b,
                 });
             }
@@ -500,7 +495,7 @@ fn merge(runs: Vec<SpillFile>, out: &mut RunOutput) -> Result<u64, StoreError> {
             }
             continue;
         }
-        let (df, d) = drop_duplicates(sort_events(stack(parts)?)?)?;
+        let (df, d) = drop_duplicates(sort_events(concat(parts)?)?)?;
         dropped += d;
         out.write(df)?;
     }
