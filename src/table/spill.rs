@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use polars::io::parquet::write::BatchedWriter;
+use polars::polars_utils::mmap::MemSlice;
 use polars::prelude::*;
 
 /// Rows read per slice (the row groups the store writes).
@@ -169,16 +170,16 @@ pub struct SpillBatches {
 }
 
 impl SpillBatches {
-    /// Reads the next slice.
+    /// Reads the next slice from a map of the whole file: the footer and the row groups are
+    /// read from memory, never through the file's offset, which every descriptor of the file
+    /// shares (a reader seeking it could move another's).
     fn read(&self) -> Result<DataFrame, SpillError> {
-        let f = self
-            .file
-            .try_clone()
-            .map_err(|e| SpillError::Read(e.to_string()))?;
-        ParquetReader::new(f)
+        let read_err = |e: PolarsError| SpillError::Read(e.to_string());
+        let map = MemSlice::from_file(&self.file).map_err(read_err)?;
+        ParquetReader::new(std::io::Cursor::new(map))
             .with_slice(Some((self.offset, SLICE_ROWS)))
             .finish()
-            .map_err(|e| SpillError::Read(e.to_string()))
+            .map_err(read_err)
     }
 }
 
