@@ -11,7 +11,7 @@
 //! - `transforms/`: normalization of raw records into [`event::Event`] rows and the
 //!   Bedrock key classification (`classify`).
 //! - `pipeline`: parallel ingest tying sources and transforms together, with the summary.
-//! - `table/`: the polars `events` table the rules query: per-input column builders
+//! - `table/`: the polars `events` table the rules query: column builders
 //!   (`builder`), the store that holds it within a memory budget and spills sorted runs
 //!   (`store`), and the unnamed temporary Parquet files it spills to (`spill`).
 //! - `rules/`: rule files (`queries/*.sql`), the SQL engine and the linter.

@@ -9,10 +9,11 @@
 //! disk. Memory is bounded by that budget plus the inputs in flight.
 
 use std::collections::HashSet;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex, PoisonError};
 
 use aho_corasick::AhoCorasick;
 use indicatif::ProgressBar;
+use polars::prelude::{DataFrame, PolarsResult};
 use rayon::prelude::*;
 use simd_json::prelude::*;
 
@@ -234,6 +235,9 @@ pub struct InputOutcome {
     chunk: Option<(polars::prelude::DataFrame, usize)>,
     /// The input could not be fetched (not a content problem): worth trying again later.
     retry_later: bool,
+    /// Not an input: kept events of earlier inputs that readers carried (see
+    /// [`ScratchPool::read_stream_carrying`]); only `chunk` counts.
+    rows_only: bool,
 }
 
 impl InputOutcome {
@@ -247,6 +251,7 @@ impl InputOutcome {
             },
             chunk: None,
             retry_later: false,
+            rows_only: false,
         }
     }
 
@@ -271,7 +276,32 @@ impl InputOutcome {
             result,
             chunk,
             retry_later,
+            rows_only: false,
         }
+    }
+
+    /// Kept events carried from several inputs of `source`; a failure to make them a chunk
+    /// (a bug) is reported as `source` skipped.
+    fn rows(source: &str, chunk: PolarsResult<(DataFrame, usize)>) -> Self {
+        match chunk {
+            Ok(chunk) => InputOutcome {
+                name: source.to_string(),
+                result: InputResult::default(),
+                chunk: Some(chunk),
+                retry_later: false,
+                rows_only: true,
+            },
+            Err(e) => InputOutcome::failed(
+                source,
+                format!("the events of several of its inputs could not be stored: {e}"),
+            ),
+        }
+    }
+
+    /// True when this is not an input's outcome but events carried from several (no input
+    /// to count or show progress for).
+    pub fn rows_only(&self) -> bool {
+        self.rows_only
     }
 
     /// An input that could not be fetched this time (access, network): try it again later.
@@ -467,7 +497,7 @@ pub fn read_local_observed(
     }
     let (tx, rx) = std::sync::mpsc::sync_channel::<InputOutcome>(2 * rayon::current_num_threads());
     std::thread::scope(|scope| {
-        scope.spawn(move || {
+        let readers = scope.spawn(move || {
             // Reader threads take their buffers from one pool, file after file.
             let memory = ScratchPool::default();
             logs.par_iter().for_each_with(tx, |tx, input| {
@@ -478,10 +508,15 @@ pub fn read_local_observed(
                 // The receiver lives until every sender is gone.
                 let _ = tx.send(r);
             });
+            memory.carried("local files")
         });
         for o in rx {
             seen(&o);
             asm.add(o);
+        }
+        match readers.join() {
+            Ok(rest) => rest.into_iter().for_each(|o| asm.add(o)),
+            Err(panic) => std::panic::resume_unwind(panic),
         }
     });
 }
@@ -579,8 +614,18 @@ impl Assembler {
             name,
             result: r,
             chunk,
+            rows_only,
             ..
         } = o;
+        if rows_only {
+            if let Some((df, bytes)) = chunk
+                && self.failure.is_none()
+                && let Err(e) = self.store.add(df, bytes)
+            {
+                self.failure = Some(e);
+            }
+            return;
+        }
         let s = &mut self.summary;
         if r.digest {
             s.digest_files_skipped += 1;
@@ -757,7 +802,7 @@ impl Assembler {
 fn read_input(input: &Input, opts: &IngestOptions, memory: &ScratchPool) -> InputOutcome {
     let name = input.name();
     match local::open(input, &memory.gzip) {
-        Ok(reader) => memory.read_stream(&name, reader, opts),
+        Ok(reader) => memory.read_stream_carrying(&name, reader, opts),
         Err(e) => InputOutcome::failed(name, format!("cannot open: {e}")),
     }
 }
@@ -768,17 +813,29 @@ pub fn read_stream(
     reader: Box<dyn std::io::Read + Send>,
     opts: &IngestOptions,
 ) -> InputOutcome {
-    read_stream_in(name, reader, opts, &mut Scratch::default())
+    let r = read_stream_in(
+        name,
+        reader,
+        opts,
+        &mut Scratch::default(),
+        ChunkBuilder::new(),
+    );
+    InputOutcome::read(name.to_string(), r, false)
 }
 
-/// [`read_stream`] with buffers kept from an earlier input.
+/// [`read_stream`] with buffers kept from an earlier input, appending the kept events to
+/// `rows` (rows of earlier inputs, or none).
 fn read_stream_in(
     name: &str,
     reader: Box<dyn std::io::Read + Send>,
     opts: &IngestOptions,
     scratch: &mut Scratch,
-) -> InputOutcome {
-    let mut r = InputResult::default();
+    rows: ChunkBuilder,
+) -> InputResult {
+    let mut r = InputResult {
+        chunk: rows,
+        ..InputResult::default()
+    };
     let Scratch { split, parse } = scratch;
     let mut first_skip = None;
     let end = scanner::split_records_in(reader, split, &mut |piece| {
@@ -838,7 +895,7 @@ fn read_stream_in(
             r.bytes_skipped
         ));
     }
-    InputOutcome::read(name.to_string(), r, false)
+    r
 }
 
 /// Reader memory shared by the threads that read inputs (local files, S3 objects): each
@@ -848,6 +905,9 @@ fn read_stream_in(
 pub struct ScratchPool {
     scratch: Pool<Scratch>,
     pub gzip: crate::sources::gzip::BufferPool,
+    /// Kept events of earlier inputs not yet made a chunk (see
+    /// [`ScratchPool::read_stream_carrying`]); never dropped, unlike the pooled buffers.
+    carried: Mutex<Vec<ChunkBuilder>>,
 }
 
 impl ScratchPool {
@@ -859,10 +919,63 @@ impl ScratchPool {
         opts: &IngestOptions,
     ) -> InputOutcome {
         let mut scratch = self.scratch.take();
-        let out = read_stream_in(name, reader, opts, &mut scratch);
+        let r = read_stream_in(name, reader, opts, &mut scratch, ChunkBuilder::new());
         self.scratch.give(scratch);
-        out
+        InputOutcome::read(name.to_string(), r, false)
     }
+
+    /// [`ScratchPool::read_stream`] for an input whose outcome is final (a local file: it
+    /// is never read again and its rows never taken back). Its kept events join those of
+    /// earlier inputs, and they become a chunk of the table together once they hold
+    /// [`carry_limit`] bytes; [`ScratchPool::carried`] finishes the rest. The table is then
+    /// built from a few large chunks, not one small chunk per file. On the bench's sparse
+    /// corpus (1M events in 2,299 files) putting the per-file chunks together was 5.8% of
+    /// the profile; carrying took the scan from 1.36 to 1.08 s (median of 5) and its peak
+    /// from 160 to 67 MB. The table's order does not change: rows sort by (time, id,
+    /// input) and keep their order within an input.
+    pub fn read_stream_carrying(
+        &self,
+        name: &str,
+        reader: Box<dyn std::io::Read + Send>,
+        opts: &IngestOptions,
+    ) -> InputOutcome {
+        let mut scratch = self.scratch.take();
+        let rows = self.carried_lock().pop().unwrap_or_default();
+        let mut r = read_stream_in(name, reader, opts, &mut scratch, rows);
+        self.scratch.give(scratch);
+        // A digest's outcome is not stored (`Assembler::add`): the rows wait for the next input.
+        if r.digest || r.chunk.held_bytes() < carry_limit(&opts.budget) {
+            let rows = std::mem::take(&mut r.chunk);
+            self.carried_lock().push(rows);
+        }
+        InputOutcome::read(name.to_string(), r, false)
+    }
+
+    /// The events still carried, as outcomes holding only rows (see
+    /// [`InputOutcome::rows_only`]) of `source` (what was read). Call once every input is
+    /// read.
+    pub fn carried(&self, source: &str) -> Vec<InputOutcome> {
+        std::mem::take(&mut *self.carried_lock())
+            .into_iter()
+            .filter(|b| !b.is_empty())
+            .map(|b| {
+                let bytes = b.held_bytes();
+                InputOutcome::rows(source, b.finish().map(|df| (df, bytes)))
+            })
+            .collect()
+    }
+
+    /// The carried rows, also after a reader thread panicked holding the lock (the rows
+    /// are still whole: each push and pop is one step).
+    fn carried_lock(&self) -> std::sync::MutexGuard<'_, Vec<ChunkBuilder>> {
+        self.carried.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Bytes of kept events a reader thread carries from input to input before they become a
+/// chunk: a small share of the table's budget (which spills at half of it), at most 16 MiB.
+fn carry_limit(budget: &MemoryBudget) -> usize {
+    (budget.bytes / 32).min(16 << 20)
 }
 
 /// Memory an input is read with, kept for the next one: the splitter's read buffer, and the
@@ -1070,5 +1183,79 @@ fn keep_event(
         r.aside.push(e.to_event());
     } else {
         r.chunk.push(&e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A delivery file of `n` Bedrock calls made with a long-term API key.
+    fn delivery(first: usize, n: usize) -> Box<dyn std::io::Read + Send> {
+        let records: Vec<String> = (first..first + n)
+            .map(|i| {
+                format!(
+                    r#"{{"eventVersion":"1.09","eventTime":"2026-11-01T00:00:{:02}Z","eventSource":"bedrock.amazonaws.com","eventName":"InvokeModel","awsRegion":"us-east-1","eventID":"id-{i}","userIdentity":{{"type":"IAMUser","userName":"BedrockAPIKey-ab12","accountId":"111122223333"}},"additionalEventData":{{"callWithBearerToken":true}},"recipientAccountId":"111122223333"}}"#,
+                    i % 60
+                )
+            })
+            .collect();
+        let text = format!(r#"{{"Records":[{}]}}"#, records.join(","));
+        Box::new(std::io::Cursor::new(text.into_bytes()))
+    }
+
+    /// A CloudTrail digest file (read, recognized, not stored).
+    fn digest() -> Box<dyn std::io::Read + Send> {
+        let text = r#"{"awsAccountId":"111122223333","digestStartTime":"2026-11-01T00:00:00Z","digestEndTime":"2026-11-01T01:00:00Z","logFiles":[]}"#;
+        Box::new(std::io::Cursor::new(text.as_bytes().to_vec()))
+    }
+
+    fn opts(budget: usize) -> IngestOptions {
+        IngestOptions {
+            budget: MemoryBudget::of(budget),
+            ..IngestOptions::default()
+        }
+    }
+
+    #[test]
+    fn events_carried_from_input_to_input_all_reach_the_table_also_past_a_digest() {
+        let (pool, opts) = (ScratchPool::default(), opts(MemoryBudget::DEFAULT_BYTES));
+        let outcomes = [
+            pool.read_stream_carrying("a.json", delivery(0, 3), &opts),
+            pool.read_stream_carrying("digest.json", digest(), &opts),
+            pool.read_stream_carrying("b.json", delivery(3, 2), &opts),
+        ];
+        for o in &outcomes {
+            assert!(o.chunk.is_none(), "{}: its rows are carried", o.name);
+        }
+        let rest = pool.carried("test files");
+        assert_eq!(rest.len(), 1, "one reader thread, one carried chunk");
+        assert!(rest[0].rows_only());
+        assert!(pool.carried("test files").is_empty(), "taken once");
+
+        let mut asm = Assembler::new(opts.budget.clone());
+        outcomes.into_iter().chain(rest).for_each(|o| asm.add(o));
+        let got = asm.finish().unwrap();
+        assert_eq!(got.table.len(), 5, "every kept event, none twice");
+        assert_eq!(
+            got.summary.inputs_read, 2,
+            "the carried rows are not an input"
+        );
+        assert_eq!(got.summary.digest_files_skipped, 1);
+        assert_eq!(got.summary.events_read, 5);
+    }
+
+    #[test]
+    fn carried_events_become_a_chunk_once_they_reach_the_carry_limit() {
+        // A 1 KiB budget carries at most 32 bytes: every input's events go out with it.
+        let (pool, opts) = (ScratchPool::default(), opts(1024));
+        let a = pool.read_stream_carrying("a.json", delivery(0, 3), &opts);
+        let b = pool.read_stream_carrying("b.json", delivery(3, 2), &opts);
+        assert_eq!(a.chunk.as_ref().map(|(df, _)| df.height()), Some(3));
+        assert_eq!(b.chunk.as_ref().map(|(df, _)| df.height()), Some(2));
+        assert!(
+            pool.carried("test files").is_empty(),
+            "nothing left carried"
+        );
     }
 }

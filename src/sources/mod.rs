@@ -86,7 +86,9 @@ pub async fn read_cloud(
     let mut counts = crate::pipeline::SourceCounts::default();
     for spec in specs {
         let mut sink = |o: crate::pipeline::InputOutcome| {
-            tick();
+            if !o.rows_only() {
+                tick();
+            }
             asm.add(o)
         };
         let c = match spec {

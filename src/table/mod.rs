@@ -5,7 +5,7 @@
 //! rows in time order (`events`, `keys`, `investigate`, the job's state), and
 //! [`EventTable::events_by_id`] for the evidence behind findings. Callers never assume the
 //! whole table is one frame in memory: past its memory budget it lives in spill files
-//! (`store`, `spill`), built from per-input chunks (`builder`).
+//! (`store`, `spill`), built from chunks of one or more inputs (`builder`).
 
 pub mod builder;
 pub mod spill;

@@ -26,17 +26,25 @@ pub const MAX_FAN_IN: usize = 16;
 /// file, the mapped table (280 MB at 3M dense events) made memory grow with the corpus.
 const FINAL_FILE_ROWS: usize = 1 << 17;
 
+/// The size from which glibc maps each block on its own (see [`tune_malloc`]). Each mapped
+/// block's pages are faulted in and zeroed afresh, so it is above the column buffers of the
+/// chunks readers build (16 MiB chunks of 37 columns): on 1M dense events 128 KiB meant 1.36M
+/// page faults and 3.5 s of system time, 1 MiB 424k and 1.55 s (peak 335 and 448 MB; the
+/// 10M scan's peak, 657 MB, is its findings').
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MMAP_THRESHOLD: std::ffi::c_int = 1 << 20;
+
 /// Tunes glibc's malloc for polars' batches. Call once, first thing in `main`.
 ///
 /// - Two arenas at most. With one arena per thread (polars' and rayon's pools), freed memory
 ///   stays scattered across arenas and the resident size grows rule after rule: on 1M dense
 ///   events `scan` peaked at 1,009 MB with the default and 611 MB with two arenas (8%
 ///   slower), the same as reading alone.
-/// - Blocks of 128 KiB and more always mapped on their own, so freeing one returns it. By
-///   default glibc raises that threshold each time such a block is freed, and batches then
-///   come from the heap, where freed ones are not returned: the windowed rules over 10M dense
-///   events peaked at 823 MB with the default and 483 MB with the fixed threshold, in the same
-///   time.
+/// - Blocks of [`MMAP_THRESHOLD`] and more always mapped on their own, so freeing one
+///   returns it. By default glibc raises that threshold each time such a block is freed, and
+///   batches then come from the heap, where freed ones are not returned: the windowed rules
+///   over 10M dense events peaked at 823 MB with the default and 483 MB with a fixed
+///   threshold (128 KiB then), in the same time.
 pub fn tune_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
@@ -50,7 +58,7 @@ pub fn tune_malloc() {
         // SAFETY: mallopt only sets tuning parameters; called before any other thread starts.
         unsafe {
             mallopt(M_ARENA_MAX, 2);
-            mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+            mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
         }
     }
 }

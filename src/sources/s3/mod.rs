@@ -147,6 +147,9 @@ pub async fn read(
         sink(outcome);
     }
     drop(fetches);
+    for rows in opts.memory.carried(&url.key_url(&url.prefix)) {
+        sink(rows);
+    }
     if let Err(e) = lister.await {
         counts
             .messages
@@ -519,8 +522,9 @@ async fn read_whole(
     let (tx, rx) = tokio::sync::oneshot::channel();
     let n = name.clone();
     rayon::spawn(move || {
+        // A whole body is read once and for all: its events can be carried.
         let outcome = match decode_pooled(Box::new(std::io::Cursor::new(body)), &opts.memory.gzip) {
-            Ok(r) => opts.memory.read_stream(&n, r, &opts.opts),
+            Ok(r) => opts.memory.read_stream_carrying(&n, r, &opts.opts),
             Err(e) => InputOutcome::failed(n, format!("read failed: {e}")),
         };
         let _ = tx.send(outcome);
