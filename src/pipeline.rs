@@ -973,9 +973,11 @@ impl ScratchPool {
 }
 
 /// Bytes of kept events a reader thread carries from input to input before they become a
-/// chunk: a small share of the table's budget (which spills at half of it), at most 16 MiB.
+/// chunk: all reader threads (rayon's, one per core) together carry at most an eighth of the
+/// table's budget (which spills at half of it), each at most 16 MiB.
 fn carry_limit(budget: &MemoryBudget) -> usize {
-    (budget.bytes / 32).min(16 << 20)
+    let readers = rayon::current_num_threads().max(1);
+    (budget.bytes / 8 / readers).min(16 << 20)
 }
 
 /// Memory an input is read with, kept for the next one: the splitter's read buffer, and the
@@ -1247,7 +1249,7 @@ mod tests {
 
     #[test]
     fn carried_events_become_a_chunk_once_they_reach_the_carry_limit() {
-        // A 1 KiB budget carries at most 32 bytes: every input's events go out with it.
+        // A 1 KiB budget carries at most 128 bytes: every input's events go out with it.
         let (pool, opts) = (ScratchPool::default(), opts(1024));
         let a = pool.read_stream_carrying("a.json", delivery(0, 3), &opts);
         let b = pool.read_stream_carrying("b.json", delivery(3, 2), &opts);

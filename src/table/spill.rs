@@ -20,6 +20,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use polars::io::parquet::metadata::FileMetadataRef;
 use polars::io::parquet::write::BatchedWriter;
 use polars::polars_utils::mmap::MemSlice;
 use polars::prelude::*;
@@ -158,6 +159,7 @@ impl SpillFile {
             file: self.file.clone(),
             offset: 0,
             rows: self.rows,
+            metadata: None,
         }
     }
 }
@@ -167,16 +169,26 @@ pub struct SpillBatches {
     file: Arc<File>,
     offset: usize,
     rows: usize,
+    /// The file's footer, parsed at the first slice and given to the next ones (parsing it
+    /// for each slice was 4.6% of the profile of finishing the table of 1M dense events:
+    /// merging the runs and writing the final files).
+    metadata: Option<FileMetadataRef>,
 }
 
 impl SpillBatches {
     /// Reads the next slice from a map of the whole file: the footer and the row groups are
     /// read from memory, never through the file's offset, which every descriptor of the file
-    /// shares (a reader seeking it could move another's).
-    fn read(&self) -> Result<DataFrame, SpillError> {
+    /// shares (a reader seeking it could move another's). The map is made per slice and
+    /// dropped after it, so the file's pages do not stay resident while it is read.
+    fn read(&mut self) -> Result<DataFrame, SpillError> {
         let read_err = |e: PolarsError| SpillError::Read(e.to_string());
         let map = MemSlice::from_file(&self.file).map_err(read_err)?;
-        ParquetReader::new(std::io::Cursor::new(map))
+        let mut reader = ParquetReader::new(std::io::Cursor::new(map));
+        match &self.metadata {
+            Some(m) => reader.set_metadata(m.clone()),
+            None => self.metadata = Some(reader.get_metadata().map_err(read_err)?.clone()),
+        }
+        reader
             .with_slice(Some((self.offset, SLICE_ROWS)))
             .finish()
             .map_err(read_err)
