@@ -918,14 +918,26 @@ impl ScratchPool {
         reader: Box<dyn std::io::Read + Send>,
         opts: &IngestOptions,
     ) -> InputOutcome {
-        let mut scratch = self.scratch.take();
-        let r = read_stream_in(name, reader, opts, &mut scratch, ChunkBuilder::new());
-        self.scratch.give(scratch);
+        let r = self.read_onto(name, reader, opts, ChunkBuilder::new());
         InputOutcome::read(name.to_string(), r, false)
     }
 
-    /// [`ScratchPool::read_stream`] for an input whose outcome is final (a local file: it
-    /// is never read again and its rows never taken back). Its kept events join those of
+    /// Reads a stream with a [`Scratch`] from the pool, appending its kept events to `rows`.
+    fn read_onto(
+        &self,
+        name: &str,
+        reader: Box<dyn std::io::Read + Send>,
+        opts: &IngestOptions,
+        rows: ChunkBuilder,
+    ) -> InputResult {
+        let mut scratch = self.scratch.take();
+        let r = read_stream_in(name, reader, opts, &mut scratch, rows);
+        self.scratch.give(scratch);
+        r
+    }
+
+    /// [`ScratchPool::read_stream`] for an input whose outcome is final (a local file, or an
+    /// S3 object read whole: it is never read again and its rows never taken back). Its kept events join those of
     /// earlier inputs, and they become a chunk of the table together once they hold
     /// [`carry_limit`] bytes; [`ScratchPool::carried`] finishes the rest. The table is then
     /// built from a few large chunks, not one small chunk per file. On the bench's sparse
@@ -939,10 +951,8 @@ impl ScratchPool {
         reader: Box<dyn std::io::Read + Send>,
         opts: &IngestOptions,
     ) -> InputOutcome {
-        let mut scratch = self.scratch.take();
         let rows = self.carried_lock().pop().unwrap_or_default();
-        let mut r = read_stream_in(name, reader, opts, &mut scratch, rows);
-        self.scratch.give(scratch);
+        let mut r = self.read_onto(name, reader, opts, rows);
         // A digest's outcome is not stored (`Assembler::add`): the rows wait for the next input.
         if r.digest || r.chunk.held_bytes() < carry_limit(&opts.budget) {
             let rows = std::mem::take(&mut r.chunk);
