@@ -232,7 +232,7 @@ pub struct InputOutcome {
     name: String,
     result: InputResult,
     /// The kept events as a finished chunk, and the memory it holds.
-    chunk: Option<(polars::prelude::DataFrame, usize)>,
+    chunk: Option<(DataFrame, usize)>,
     /// The input could not be fetched (not a content problem): worth trying again later.
     retry_later: bool,
     /// Not an input: kept events of earlier inputs that readers carried (see
@@ -618,12 +618,7 @@ impl Assembler {
             ..
         } = o;
         if rows_only {
-            if let Some((df, bytes)) = chunk
-                && self.failure.is_none()
-                && let Err(e) = self.store.add(df, bytes)
-            {
-                self.failure = Some(e);
-            }
+            self.store_chunk(chunk);
             return;
         }
         let s = &mut self.summary;
@@ -654,6 +649,11 @@ impl Assembler {
         }
         self.creds.merge(r.creds);
         self.aside.extend(r.aside);
+        self.store_chunk(chunk);
+    }
+
+    /// Adds a finished chunk to the table; the first failure to store one is kept (fatal).
+    fn store_chunk(&mut self, chunk: Option<(DataFrame, usize)>) {
         if let Some((df, bytes)) = chunk
             && self.failure.is_none()
             && let Err(e) = self.store.add(df, bytes)
@@ -937,14 +937,14 @@ impl ScratchPool {
     }
 
     /// [`ScratchPool::read_stream`] for an input whose outcome is final (a local file, or an
-    /// S3 object read whole: it is never read again and its rows never taken back). Its kept events join those of
-    /// earlier inputs, and they become a chunk of the table together once they hold
-    /// [`carry_limit`] bytes; [`ScratchPool::carried`] finishes the rest. The table is then
-    /// built from a few large chunks, not one small chunk per file. On the bench's sparse
-    /// corpus (1M events in 2,299 files) putting the per-file chunks together was 5.8% of
-    /// the profile; carrying took the scan from 1.36 to 1.08 s (median of 5) and its peak
-    /// from 160 to 67 MB. The table's order does not change: rows sort by (time, id,
-    /// input) and keep their order within an input.
+    /// S3 object read whole: it is never read again and its rows never taken back). Its kept
+    /// events join those of earlier inputs, and they become a chunk of the table together
+    /// once they hold [`carry_limit`] bytes; [`ScratchPool::carried`] finishes the rest. The
+    /// table is then built from a few large chunks, not one small chunk per file. On the
+    /// bench's sparse corpus (1M events in 2,299 files) putting the per-file chunks together
+    /// was 5.8% of the profile; carrying took the scan from 1.36 to 1.08 s (median of 5) and
+    /// its peak from 160 to 67 MB. The table's order does not change: rows sort by (time,
+    /// id, input) and keep their order within an input.
     pub fn read_stream_carrying(
         &self,
         name: &str,
