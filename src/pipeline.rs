@@ -943,8 +943,8 @@ impl ScratchPool {
     /// table is then built from a few large chunks, not one small chunk per file. On the
     /// bench's sparse corpus (1M events in 2,299 files) putting the per-file chunks together
     /// was 5.8% of the profile; carrying took the scan from 1.36 to 1.08 s (median of 5) and
-    /// its peak from 160 to 67 MB. The table's order does not change: rows sort by (time,
-    /// id, input) and keep their order within an input.
+    /// its peak from 160-178 to 66-67 MB. The table's order does not change: rows sort by
+    /// (time, id, input) and keep their order within an input.
     pub fn read_stream_carrying(
         &self,
         name: &str,
