@@ -175,9 +175,10 @@ const PREFILTER_TRIAL: u32 = 64;
 /// all day), testing each record only costs time, the more so when the first keyword comes
 /// late in the record (after a long `userIdentity`). After [`PREFILTER_TRIAL`] records of
 /// which at least 15 in 16 passed, the rest of the input is parsed untested. (On the bench's
-/// dense corpus the keyword comes early, in the user name, and the test was already cheap.) Results do not change: an untested record that turns out to be
-/// irrelevant is dropped after parsing, and one that turns out to be unreadable is reported
-/// only if the prefilter would have let it through (see [`InputResult::unreadable_record`]).
+/// dense corpus the keyword comes early, in the user name, and the test was already cheap.)
+/// Results do not change: an untested record that turns out to be irrelevant is dropped
+/// after parsing, and one that turns out to be unreadable is reported only if the prefilter
+/// would have let it through (see [`InputResult::unreadable_record`]).
 #[derive(Default)]
 struct AdaptivePrefilter {
     tested: u32,
@@ -813,14 +814,7 @@ pub fn read_stream(
     reader: Box<dyn std::io::Read + Send>,
     opts: &IngestOptions,
 ) -> InputOutcome {
-    let r = read_stream_in(
-        name,
-        reader,
-        opts,
-        &mut Scratch::default(),
-        ChunkBuilder::new(),
-    );
-    InputOutcome::read(name.to_string(), r, false)
+    ScratchPool::default().read_stream(name, reader, opts)
 }
 
 /// [`read_stream`] with buffers kept from an earlier input, appending the kept events to
