@@ -19,6 +19,8 @@ use std::time::Duration;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+use aws_sdk_s3::primitives::AggregatedBytes;
+use bytes::Buf;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::io::SyncIoBridge;
@@ -480,7 +482,7 @@ async fn fetch(
             .is_some_and(|n| (0..=WHOLE_BODY_MAX).contains(&n))
         {
             match out.body.collect().await {
-                Ok(body) => return read_whole(name, body.into_bytes(), opts).await,
+                Ok(body) => return read_whole(name, body, opts).await,
                 Err(e) if attempt >= BODY_ATTEMPTS => {
                     return InputOutcome::failed(name, format!("read failed: {e}"));
                 }
@@ -513,17 +515,14 @@ async fn fetch(
 }
 
 /// Inflates and scans a downloaded object on the compute pool (rayon, one thread per core,
-/// as local files are read), so many objects in flight do not mean many busy threads.
-async fn read_whole(
-    name: String,
-    body: impl AsRef<[u8]> + Send + 'static,
-    opts: Arc<ObjectReader>,
-) -> InputOutcome {
+/// as local files are read), so many objects in flight do not mean many busy threads. The
+/// body is read from the pieces it arrived in, not copied into one buffer first.
+async fn read_whole(name: String, body: AggregatedBytes, opts: Arc<ObjectReader>) -> InputOutcome {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let n = name.clone();
     rayon::spawn(move || {
         // A whole body is read once and for all: its events can be carried.
-        let outcome = match decode_pooled(Box::new(std::io::Cursor::new(body)), &opts.memory.gzip) {
+        let outcome = match decode_pooled(Box::new(body.reader()), &opts.memory.gzip) {
             Ok(r) => opts.memory.read_stream_carrying(&n, r, &opts.opts),
             Err(e) => InputOutcome::failed(n, format!("read failed: {e}")),
         };
