@@ -344,7 +344,7 @@ pub fn rules_fired(findings: &[Finding], timeline: &[Event]) -> Vec<RuleHit> {
             let n = f
                 .evidence_event_ids
                 .iter()
-                .filter(|id| ids.contains(id.as_str()))
+                .filter(|id| ids.contains(id))
                 .count() as u64;
             (n > 0).then(|| {
                 (

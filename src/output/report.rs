@@ -230,11 +230,7 @@ fn columns(findings: &[&Finding]) -> Vec<String> {
 
 /// The evidence cell: the event id, or the count and the first id.
 fn evidence_text(f: &Finding) -> String {
-    let first = f
-        .evidence_event_ids
-        .first()
-        .map(String::as_str)
-        .unwrap_or("");
+    let first = f.evidence_event_ids.first().unwrap_or("");
     match f.evidence_count {
         0 => String::new(),
         1 => first.to_string(),
@@ -254,7 +250,7 @@ mod tests {
             severity: sev,
             description: String::new(),
             mitre: vec![],
-            evidence_event_ids: vec![format!("ev-{id}")],
+            evidence_event_ids: [format!("ev-{id}")].into_iter().collect(),
             evidence_count: 1,
             fields: fields.as_object().cloned().unwrap_or_default(),
         }

@@ -248,7 +248,7 @@ fn check_case(rule: &Rule, file: &CaseFile, case: &Case) -> Result<Vec<String>, 
     {
         let ids: Vec<String> = findings
             .iter()
-            .map(|f| f.evidence_event_ids.first().cloned().unwrap_or_default())
+            .map(|f| f.evidence_event_ids.first().unwrap_or_default().to_string())
             .collect();
         failures.push(format!(
             "expected {n} findings, got {} (first evidence events: {})",

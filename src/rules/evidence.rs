@@ -24,7 +24,7 @@ use sqlparser::parser::{Parser, ParserOptions};
 use super::detection::is_column;
 use super::engine::{EVIDENCE_ONE, plan};
 use super::windowed::{for_each_batch, text_column};
-use crate::findings::{MAX_EVIDENCE_IDS, finding_id};
+use crate::findings::{EventIds, MAX_EVIDENCE_IDS, finding_id};
 use crate::table::EventTable;
 
 /// A `-- evidence:` header: where a rule's evidence events are and how they map to its rows.
@@ -107,7 +107,7 @@ fn evidence_sql(sql: &str, cte: &str, by: &[String]) -> Result<String, String> {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Evidence {
     pub finding_id: String,
-    pub listed: Vec<String>,
+    pub listed: EventIds,
     pub count: u64,
 }
 
@@ -151,7 +151,7 @@ impl Latest {
 
     /// The evidence, with its finding id.
     fn finish(self, rule_id: &str) -> Evidence {
-        let listed: Vec<String> = self.ids.into();
+        let listed: EventIds = self.ids.into_iter().collect();
         Evidence {
             finding_id: finding_id(rule_id, &listed),
             listed,
@@ -298,9 +298,12 @@ mod tests {
         let e = Evidence::of("r", doubled);
         assert_eq!(e.count, 250);
         assert_eq!(e.listed.len(), MAX_EVIDENCE_IDS);
-        assert_eq!(e.listed.first().map(String::as_str), Some("e150"));
-        assert_eq!(e.listed.last().map(String::as_str), Some("e249"));
-        assert_eq!(e.finding_id, finding_id("r", &ids[150..]));
+        assert_eq!(e.listed.first(), Some("e150"));
+        assert_eq!(e.listed.iter().last(), Some("e249"));
+        assert_eq!(
+            e.finding_id,
+            finding_id("r", ids[150..].iter().map(String::as_str))
+        );
     }
 
     #[test]
@@ -354,9 +357,12 @@ mod tests {
         assert_eq!(f.len(), 2);
         assert_eq!((f[0].evidence_count, f[1].evidence_count), (150, 2));
         assert_eq!(f[0].evidence_event_ids.len(), MAX_EVIDENCE_IDS);
-        assert_eq!(f[0].evidence_event_ids[0], "alice-050");
-        assert_eq!(f[0].evidence_event_ids[99], "alice-149");
-        assert_eq!(f[1].evidence_event_ids, ["bob-000", "bob-001"]);
+        assert_eq!(&f[0].evidence_event_ids[0], "alice-050");
+        assert_eq!(&f[0].evidence_event_ids[99], "alice-149");
+        assert_eq!(
+            f[1].evidence_event_ids.iter().collect::<Vec<_>>(),
+            ["bob-000", "bob-001"]
+        );
         assert_eq!(f[0].fields["n"], 150);
     }
 

@@ -19,7 +19,7 @@ use super::CompiledRule;
 use super::detection::{Cmp, Detection, Measure, STEP_COLUMN};
 use super::engine::{EVIDENCE_ONE, plan};
 use super::sweep::{Cand, Candidates, Episode, NULL, Plan, Prior, PriorUse, Sweeper};
-use crate::findings::{Finding, MAX_EVIDENCE_IDS, finding_id};
+use crate::findings::{EventIds, Finding, MAX_EVIDENCE_IDS, finding_id};
 use crate::table::EventTable;
 use crate::timefmt::format_micros;
 
@@ -540,8 +540,8 @@ pub fn run(
     let mut out: Vec<Finding> = listing
         .episodes
         .iter()
-        .zip(listing.ids)
-        .map(|(ep, ids)| finding(rule, &dicts, &cols, ep, ids))
+        .enumerate()
+        .map(|(e, ep)| finding(rule, &dicts, &cols, ep, listing.ids.of(e)))
         .collect::<Result<_, _>>()?;
     out.sort_by(|a, b| {
         (a.fields.get("first_event_time").map(Json::to_string))
@@ -559,8 +559,9 @@ struct Listing {
     wanted: Arc<Vec<(u32, u32, u32)>>,
     /// The next entry of `wanted` (rows come in order).
     next: usize,
-    /// Per episode and listed event: None until read, then its id (None when null).
-    ids: Vec<Vec<Option<Option<String>>>>,
+    /// The ids read, one after the other: a string each made the ids most of the memory
+    /// of a rule that fires often.
+    ids: ListedIds,
     /// A listed row came back with another time than in the first pass.
     moved: bool,
 }
@@ -584,10 +585,7 @@ impl Listing {
 
     /// A listing with no id read yet.
     fn start(episodes: Arc<Vec<Episode>>, wanted: Arc<Vec<(u32, u32, u32)>>) -> Listing {
-        let ids = episodes
-            .iter()
-            .map(|e| vec![None; e.listed.len()])
-            .collect();
+        let ids = ListedIds::new(episodes.iter().map(|e| e.listed.len()));
         Listing {
             episodes,
             wanted,
@@ -595,6 +593,71 @@ impl Listing {
             ids,
             moved: false,
         }
+    }
+}
+
+/// Where the id of one listed event is in [`ListedIds::text`], once read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Unread,
+    Null,
+    Id { start: u32, len: u32 },
+}
+
+/// The ids of every episode's listed events, in one buffer.
+struct ListedIds {
+    /// Where each episode's slots start in `slots` (one more entry: the end).
+    base: Vec<usize>,
+    slots: Vec<Slot>,
+    text: String,
+}
+
+impl ListedIds {
+    /// Unread slots for episodes listing these many events.
+    fn new(listed: impl Iterator<Item = usize>) -> ListedIds {
+        let mut base = vec![0];
+        for n in listed {
+            base.push(base[base.len() - 1] + n);
+        }
+        let slots = vec![Slot::Unread; base[base.len() - 1]];
+        ListedIds {
+            base,
+            slots,
+            text: String::new(),
+        }
+    }
+
+    /// Stores the id of episode `e`'s listed event `i`.
+    fn set(&mut self, e: usize, i: usize, id: Option<&str>) -> Result<(), String> {
+        self.slots[self.base[e] + i] = match id {
+            None => Slot::Null,
+            Some(id) => {
+                let start = self.text.len();
+                self.text.push_str(id);
+                match (u32::try_from(start), u32::try_from(id.len())) {
+                    (Ok(start), Ok(len)) => Slot::Id { start, len },
+                    _ => return Err("the listed event ids exceed 4 GiB".to_string()),
+                }
+            }
+        };
+        Ok(())
+    }
+
+    /// True when every slot was read.
+    fn complete(&self) -> bool {
+        !self.slots.contains(&Slot::Unread)
+    }
+
+    /// Episode `e`'s ids (None for a null or unread one).
+    fn of(&self, e: usize) -> impl Iterator<Item = Option<&str>> + Clone {
+        self.slots[self.base[e]..self.base[e + 1]]
+            .iter()
+            .map(|s| match *s {
+                Slot::Id { start, len } => {
+                    Some(&self.text[start as usize..start as usize + len as usize])
+                }
+                Slot::Unread | Slot::Null => None,
+            })
     }
 }
 
@@ -620,7 +683,7 @@ fn fetch_batch(l: &mut Listing, df: &DataFrame) -> Result<bool, String> {
                 l.moved = true;
                 return Ok(false);
             }
-            l.ids[e][i] = Some(id.map(str::to_string));
+            l.ids.set(e, i, id)?;
             l.next += 1;
         }
     }
@@ -649,8 +712,7 @@ fn fetch_ids(
         || Listing::start(episodes.clone(), wanted.clone()),
         fetch_batch,
     )?;
-    let complete = listing.ids.iter().flatten().all(Option::is_some);
-    if listing.moved || !complete {
+    if listing.moved || !listing.ids.complete() {
         return Err(format!(
             "rule {}: its SQL did not return the same rows twice; a windowed rule's SQL must select events (one row per event, a filter) so its rows come back in the same order",
             rule.id
@@ -660,17 +722,16 @@ fn fetch_ids(
 }
 
 /// Turns one episode into a finding, given the ids of its listed events.
-fn finding(
+fn finding<'a>(
     rule: &CompiledRule,
     dicts: &Dicts,
     cols: &Columns,
     ep: &Episode,
-    ids: Vec<Option<Option<String>>>,
+    ids: impl Iterator<Item = Option<&'a str>> + Clone,
 ) -> Result<Finding, String> {
-    let ids: Vec<Option<String>> = ids.into_iter().map(Option::flatten).collect();
-    let first_id = ids.first().cloned().flatten();
-    let last_id = ids.last().cloned().flatten();
-    let evidence: Vec<String> = ids.into_iter().flatten().collect();
+    let first_id = ids.clone().next().flatten().map(str::to_string);
+    let last_id = ids.clone().last().flatten().map(str::to_string);
+    let evidence: EventIds = ids.flatten().collect();
     let mut fields = Map::new();
     for (k, name) in cols.group_by.iter().enumerate() {
         let code = dicts.groups[ep.group as usize][k];

@@ -80,12 +80,7 @@ pub fn record(f: &Finding, events: &[&Event], ctx: &ExportContext) -> String {
     }
     let account = first(events, |e| e.account_id.as_deref())
         .or_else(|| f.fields.get("account_id").and_then(|v| v.as_str()));
-    let ids: Vec<&str> = f
-        .evidence_event_ids
-        .iter()
-        .take(MAX_IDS)
-        .map(String::as_str)
-        .collect();
+    let ids: Vec<&str> = f.evidence_event_ids.iter().take(MAX_IDS).collect();
     let custom: [(&'static str, &'static str, &str, Option<String>); 5] = [
         (
             "cs1Label",

@@ -153,7 +153,7 @@ impl<'e> Evidence<'e> {
     pub fn of(&self, f: &Finding) -> Vec<&'e Event> {
         f.evidence_event_ids
             .iter()
-            .filter_map(|id| self.by_id.get(id.as_str()).copied())
+            .filter_map(|id| self.by_id.get(id).copied())
             .collect()
     }
 }
@@ -162,7 +162,7 @@ impl<'e> Evidence<'e> {
 pub fn evidence_ids(findings: &[Finding]) -> std::collections::HashSet<&str> {
     findings
         .iter()
-        .flat_map(|f| f.evidence_event_ids.iter().map(String::as_str))
+        .flat_map(|f| f.evidence_event_ids.iter())
         .collect()
 }
 
@@ -369,7 +369,7 @@ pub(crate) mod testdata {
             severity: Severity::Critical,
             description: "A key = revoked\nwas used \\ again".into(),
             mitre: vec!["T1078.004".into()],
-            evidence_event_ids: vec!["e-1".into(), "e-2".into(), "e-missing".into()],
+            evidence_event_ids: ["e-1", "e-2", "e-missing"].into_iter().collect(),
             evidence_count: 3,
             fields,
         }

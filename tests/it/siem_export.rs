@@ -369,7 +369,7 @@ fn check_ocsf(v: &Value) -> DetectionFinding {
             "an evidence needs at least one artifact"
         );
         let raw = e.data.as_ref().expect("the raw record as evidence data");
-        assert_eq!(raw["eventID"].as_str(), Some(id.as_str()));
+        assert_eq!(raw["eventID"].as_str(), Some(id));
         if let Some(api) = &e.api {
             assert_eq!(Some(api.operation.as_str()), raw["eventName"].as_str());
         }
