@@ -7,6 +7,8 @@
 //! - `prefilter`: [`Prefilter::is_candidate`] on every record, already split; beside it the
 //!   case-insensitive Aho-Corasick search it replaced, and a plain read of the same bytes;
 //! - `split+prefilter`: both, as the pipeline does them;
+//! - `parse`: simd-json's tape of every record (what the pipeline does to a candidate, and
+//!   on a dense corpus every record is one);
 //! - `inflate`: the gzip reader alone (one thread), for comparison with the floor;
 //!
 //! and prints GB/s of JSON per core (on-CPU time of the thread, so other load does not count). Performance is measured here, never asserted in tests.
@@ -103,6 +105,20 @@ fn main() {
         c
     });
     println!("  {c} candidates");
+    // Parsing every record as the pipeline parses a candidate (a copy, then simd-json's tape
+    // with reused buffers): what reading every record's fields costs at least, the floor of
+    // a dense corpus, where every record is a candidate.
+    let (mut bytes, mut buffers) = (Vec::new(), simd_json::Buffers::new(4096));
+    let p = time("parse (simd-json tape)", runs, total, || {
+        let mut ok = 0u64;
+        for s in &slices {
+            bytes.clear();
+            bytes.extend_from_slice(s);
+            ok += simd_json::to_tape_with_buffers(&mut bytes, &mut buffers).is_ok() as u64;
+        }
+        ok
+    });
+    println!("  {p} records parsed");
     time("inflate (gzip reader)", runs, total, || {
         let mut out = vec![0u8; 1 << 20];
         let mut n = 0u64;
