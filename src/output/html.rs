@@ -318,7 +318,7 @@ fn rule_section(h: &mut String, sev: Severity, rule_id: &str, title: &str, findi
             plural(f.evidence_count as usize, "event"),
             f.evidence_event_ids
                 .iter()
-                .map(|i| esc(i))
+                .map(esc)
                 .collect::<Vec<_>>()
                 .join("<br>")
         );
