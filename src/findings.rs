@@ -94,7 +94,7 @@ impl EventIds {
     }
 
     /// Frees the spare capacity left from building.
-    pub fn shrink_to_fit(&mut self) {
+    fn shrink_to_fit(&mut self) {
         self.text.shrink_to_fit();
         self.ends.shrink_to_fit();
     }

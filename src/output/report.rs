@@ -218,7 +218,7 @@ fn columns(findings: &[&Finding]) -> Vec<String> {
         }
     }
     let evidence_is_event_id = findings.iter().all(|f| match f.fields.get(EVIDENCE_ONE) {
-        Some(Json::String(id)) => f.evidence_event_ids.iter().any(|e| e == id),
+        Some(Json::String(id)) => f.evidence_event_ids.contains(id),
         Some(Json::Null) | None => true,
         _ => false,
     });

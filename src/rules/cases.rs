@@ -213,11 +213,7 @@ fn check_case(rule: &Rule, file: &CaseFile, case: &Case) -> Result<Vec<String>, 
         .filter_map(|e| e.event_id)
         .collect();
     let mut failures = Vec::new();
-    let fired = |id: &str| {
-        findings
-            .iter()
-            .find(|f| f.evidence_event_ids.iter().any(|x| x == id))
-    };
+    let fired = |id: &str| findings.iter().find(|f| f.evidence_event_ids.contains(id));
     for id in &case.fire {
         if fired(id).is_some() {
             continue;
