@@ -27,58 +27,29 @@ pub const MAX_FAN_IN: usize = 16;
 /// IPC; the Parquet files are smaller) made memory grow with the corpus.
 const FINAL_FILE_ROWS: usize = 1 << 17;
 
-/// The size from which glibc maps each block on its own (see [`tune_malloc`]). Each mapped
-/// block's pages are faulted in and zeroed afresh, so it is above the column buffers of the
-/// chunks readers build (16 MiB chunks of 37 columns): on 1M dense events 128 KiB meant 1.36M
-/// page faults and 3.5 s of system time, 1 MiB 424k and 1.55 s (peak 335 and 448 MB; the
-/// 10M scan peaked at 657 MB, in the rules after `key_invocation_spike`, with its 23,946
-/// findings held).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-const MMAP_THRESHOLD: std::ffi::c_int = 1 << 20;
-
-/// Tunes glibc's malloc for polars' batches. Call once, first thing in `main`.
+/// Gives the memory freed so far back to the system. Called when a spilled table is finished
+/// and after each rule over one: reading leaves hundreds of megabytes free in the allocator,
+/// and each rule's peak otherwise landed on top of the memory the ones before it had freed.
 ///
-/// - Two arenas at most. With one arena per thread (polars' and rayon's pools), freed memory
-///   stays scattered across arenas and the resident size grows rule after rule: on 1M dense
-///   events `scan` peaked at 1,009 MB with the default and 611 MB with two arenas (8%
-///   slower), the same as reading alone.
-/// - Blocks of [`MMAP_THRESHOLD`] and more always mapped on their own, so freeing one
-///   returns it. By default glibc raises that threshold each time such a block is freed, and
-///   batches then come from the heap, where freed ones are not returned: the windowed rules
-///   over 10M dense events peaked at 823 MB with the default and 483 MB with a fixed
-///   threshold (128 KiB then), in the same time.
-pub fn tune_malloc() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // glibc's `mallopt`, `M_ARENA_MAX` and `M_MMAP_THRESHOLD` (malloc.h); declared here
-        // rather than through a crate so the dependency graph (and its build) stays as it is.
-        unsafe extern "C" {
-            fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
-        }
-        const M_ARENA_MAX: std::ffi::c_int = -8;
-        const M_MMAP_THRESHOLD: std::ffi::c_int = -3;
-        // SAFETY: mallopt only sets tuning parameters; called before any other thread starts.
-        unsafe {
-            mallopt(M_ARENA_MAX, 2);
-            mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
-        }
-    }
-}
-
-/// Gives the memory freed so far back to the system (glibc's `malloc_trim`). Called when
-/// the table is finished: reading leaves hundreds of megabytes free in malloc's heaps, and
-/// the rules' working memory, allocated by other threads, does not reuse all of it.
+/// The binary's allocator is jemalloc (`src/main.rs`): this purges all its arenas (the
+/// `mallctl` "arena.<MALLCTL_ARENAS_ALL>.purge"). Under another allocator (unit tests) it only
+/// asks jemalloc, which then holds nothing.
 pub fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[cfg(not(target_env = "msvc"))]
     {
-        // glibc's `malloc_trim` (malloc.h), declared here like `mallopt` in [`tune_malloc`].
-        unsafe extern "C" {
-            fn malloc_trim(pad: usize) -> std::ffi::c_int;
-        }
-        // SAFETY: malloc_trim only returns free memory to the system; any thread may call it.
-        unsafe {
-            malloc_trim(0);
-        }
+        /// `MALLCTL_ARENAS_ALL` (jemalloc.h): the command applies to every arena.
+        const PURGE_ALL: &std::ffi::CStr = c"arena.4096.purge";
+        // SAFETY: a documented mallctl name that takes no old and no new value.
+        let rc = unsafe {
+            tikv_jemalloc_sys::mallctl(
+                PURGE_ALL.as_ptr(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                0,
+            )
+        };
+        debug_assert_eq!(rc, 0, "jemalloc refused {PURGE_ALL:?}");
     }
 }
 
