@@ -13,7 +13,7 @@
 #   chDB            benches/chdb_select.py: the same Bedrock-relevant selection in one
 #                   ClickHouse query over the gzip JSON files (PyPI chdb, pinned, in a venv)
 # and, on the sparse corpus, keytrail scan s3:// against the bench's S3 server
-# (examples/s3_serve.rs, s3s-fs and --lean-get) and the LookupEvents benchmark
+# (examples/s3_serve.rs, s3s-fs and --lean) and the LookupEvents benchmark
 # (benches/lookup.rs). It prints one table with the ratios (scan / floor, chDB / scan,
 # S3 / local throughput, peak RSS per corpus size), checks the targets, and writes it all to
 # the results file.
@@ -501,7 +501,7 @@ s3_round() {
 
 if [ "$S3" -eq 1 ] && [ -n "$SPARSE_C" ] && [ -n "${R_SCAN[$SPARSE_C]:-}" ] && [ -z "${R_SCAN_KILL[$SPARSE_C]:-}" ]; then
     PORT="${KEYTRAIL_BENCH_S3_PORT:-19000}"
-    s3_round "lean GetObject" "$PORT" --lean-get
+    s3_round "lean GetObject" "$PORT" --lean
     s3_round "s3s-fs" "$((PORT + 1))"
 elif [ "$S3" -eq 1 ]; then
     note "the S3 scans need the sparse corpus and its local scan: skipped"
