@@ -501,7 +501,7 @@ s3_round() {
 
 if [ "$S3" -eq 1 ] && [ -n "$SPARSE_C" ] && [ -n "${R_SCAN[$SPARSE_C]:-}" ] && [ -z "${R_SCAN_KILL[$SPARSE_C]:-}" ]; then
     PORT="${KEYTRAIL_BENCH_S3_PORT:-19000}"
-    s3_round "lean GetObject" "$PORT" --lean
+    s3_round "lean server" "$PORT" --lean
     s3_round "s3s-fs" "$((PORT + 1))"
 elif [ "$S3" -eq 1 ]; then
     note "the S3 scans need the sparse corpus and its local scan: skipped"
@@ -598,10 +598,10 @@ report() {
             echo "  $(verdict $v)  $x: scan at least 3x faster than chDB's selection: chDB/scan = $([ -z "${R_SCAN_KILL[$x]:-}" ] && ratio "${R_CH[$x]}" "${R_SCAN[$x]}" || echo 'scan killed')"
         else echo "  n/a   $x: scan at least 3x faster than chDB (not measured in this run)"; fi
     done
-    if [ -n "${R_S3[lean GetObject]:-}" ]; then
-        x="$(awk -v a="${R_SCAN[$SPARSE_C]}" -v b="${R_S3[lean GetObject]}" 'BEGIN { print a / b }')"
+    if [ -n "${R_S3[lean server]:-}" ]; then
+        x="$(awk -v a="${R_SCAN[$SPARSE_C]}" -v b="${R_S3[lean server]}" 'BEGIN { print a / b }')"
         v=0; lt "$x" 0.7 || v=1
-        echo "  $(verdict $v)  S3 path >= 70% of local throughput (lean GetObject server): $(awk -v x="$x" 'BEGIN { printf "%.0f%%", x * 100 }')$([ -n "${R_S3[s3s-fs]:-}" ] && awk -v a="${R_SCAN[$SPARSE_C]}" -v b="${R_S3[s3s-fs]}" 'BEGIN { printf "; s3s-fs server: %.0f%%", a / b * 100 }')"
+        echo "  $(verdict $v)  S3 path >= 70% of local throughput (lean server): $(awk -v x="$x" 'BEGIN { printf "%.0f%%", x * 100 }')$([ -n "${R_S3[s3s-fs]:-}" ] && awk -v a="${R_SCAN[$SPARSE_C]}" -v b="${R_S3[s3s-fs]}" 'BEGIN { printf "; s3s-fs server: %.0f%%", a / b * 100 }')"
     else echo "  n/a   S3 path >= 70% of local throughput (not measured in this run)"; fi
     local dense_list=() lo="" hi=""
     for c in "${CORPUS_NAMES[@]}"; do
