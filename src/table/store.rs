@@ -29,10 +29,10 @@ const FINAL_FILE_ROWS: usize = 1 << 17;
 
 /// Gives the memory freed so far back to the system. Called when a spilled table is finished
 /// and after each rule over one: reading leaves hundreds of megabytes free in the allocator,
-/// and each rule's peak otherwise lands on top of the memory the ones before it freed. With
-/// glibc's malloc (`malloc_trim`, before jemalloc) this was most of the difference; jemalloc
-/// returns freed pages itself after a delay, and the purge only brought the 10M dense scan's
-/// peak from 666 to 648 MB (one run each), for about 0.1 s of system time on 1M events.
+/// and each rule's peak otherwise lands on top of the memory the ones before it freed (this
+/// was glibc's `malloc_trim` before jemalloc). jemalloc returns freed pages itself after a
+/// delay; the purge brought the 10M dense scan's peak from 666 to 648 MB (one run each), for
+/// about 0.1 s more system time on 1M events.
 ///
 /// The binary's allocator is jemalloc (`src/main.rs`): this purges all its arenas (the
 /// `mallctl` "arena.<MALLCTL_ARENAS_ALL>.purge"). Under another allocator (unit tests) it only
