@@ -7,15 +7,15 @@ use keytrail::exit;
 
 /// jemalloc, not glibc's malloc: with many threads allocating (rayon's readers, polars' pool,
 /// the spill writer), glibc's arenas contended (futex calls were 9% of the CPU profile of a
-/// dense scan). On 1M dense events `scan` took 5.2 s instead of 5.9-6.1 s, peaking at 420-434
-/// MB instead of 452-475 MB.
+/// dense scan). On 1M dense events `scan` took 5.2-5.5 s instead of 5.8-6.1 s, peaking at
+/// 420-440 MB instead of 441-475 MB.
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's options, read before `main` (`_RJEM_MALLOC_CONF` in the environment still
 /// overrides them): two arenas. With its default of four per core, freed memory stayed spread
-/// over eight arenas: 532-564 MB peak on 1M dense events, against 420-434 MB with two, in the
+/// over eight arenas: 532-564 MB peak on 1M dense events, against 420-438 MB with two, in the
 /// same time.
 #[cfg(not(target_env = "msvc"))]
 #[unsafe(export_name = "_rjem_malloc_conf")]

@@ -32,7 +32,7 @@ const FINAL_FILE_ROWS: usize = 1 << 17;
 /// and each rule's peak otherwise lands on top of the memory the ones before it freed (this
 /// was glibc's `malloc_trim` before jemalloc). jemalloc returns freed pages itself after a
 /// delay; the purge brought the 10M dense scan's peak from 666 to 648 MB (one run each), and
-/// cost 0.3 s on 1M dense events (5.52-5.53 s against 5.22-5.25 s, two runs each).
+/// cost 0.1-0.3 s on 1M dense events (5.52-5.53 s in two runs, against 5.22-5.41 s in three).
 ///
 /// The binary's allocator is jemalloc (`src/main.rs`): this purges all its arenas (the
 /// `mallctl` "arena.<MALLCTL_ARENAS_ALL>.purge"). Under another allocator (unit tests) it only
