@@ -115,6 +115,8 @@ impl S3 for Lean {
     {
         Box::pin(async move {
             let input = req.input;
+            // GetObject's check: no bucket, and no folder of the prefix, outside the root.
+            object_path(&self.root, &input.bucket, folder_of(&input))?;
             let listing = list(&self.root, &input).map_err(|e| match e.kind() {
                 std::io::ErrorKind::NotFound => s3_error!(NoSuchBucket),
                 _ => s3_error!(InternalError, "cannot list: {e}"),
@@ -160,31 +162,41 @@ impl S3 for Lean {
     }
 }
 
-/// `root/bucket/key`, refusing keys that would leave the bucket.
+/// `root/bucket/key`, refusing a bucket that is not one folder name (`..` included) and keys
+/// that would leave the bucket.
 fn object_path(root: &Path, bucket: &str, key: &str) -> S3Result<PathBuf> {
     let rel = Path::new(key);
-    if bucket.contains('/') || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+    let mut folders = Path::new(bucket).components();
+    let one_folder = matches!(
+        (folders.next(), folders.next()),
+        (Some(Component::Normal(_)), None)
+    );
+    if !one_folder || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
         return Err(s3_error!(InvalidArgument, "bad bucket or key"));
     }
     Ok(root.join(bucket).join(rel))
 }
 
+/// The folder a listing's prefix names: the prefix up to its last '/' (a key's folders are
+/// its '/' parts).
+fn folder_of(input: &ListObjectsV2Input) -> &str {
+    let prefix = input.prefix.as_deref().unwrap_or("");
+    &prefix[..prefix.rfind('/').map_or(0, |i| i + 1)]
+}
+
 /// One ListObjectsV2 page, read from the folders with blocking calls (see the file's doc).
 /// Keys and common prefixes are merged in key order; a page ends after `max_keys` of them,
 /// its continuation token being the last one.
+///
+/// The bucket and prefix must have passed [`object_path`]; a delimiter other than '/' is not
+/// supported (keytrail lists folders with '/').
 fn list(root: &Path, input: &ListObjectsV2Input) -> std::io::Result<ListObjectsV2Output> {
-    if input.bucket.contains('/') || input.bucket.starts_with('.') {
-        return Err(std::io::ErrorKind::NotFound.into());
-    }
     let bucket = root.join(&input.bucket);
     std::fs::metadata(&bucket)?;
     let prefix = input.prefix.as_deref().unwrap_or("");
     let delimiter = input.delimiter.as_deref();
-    // The folder the prefix names, up to its last '/' (a key's folders are its '/' parts);
-    // a delimiter other than '/' is not supported (keytrail lists folders with '/').
-    let folder = &prefix[..prefix.rfind('/').map_or(0, |i| i + 1)];
     let mut entries: Vec<(String, Option<std::fs::Metadata>)> = Vec::new();
-    let mut pending = vec![folder.to_string()];
+    let mut pending = vec![folder_of(input).to_string()];
     while let Some(dir) = pending.pop() {
         let read = match std::fs::read_dir(bucket.join(&dir)) {
             Ok(r) => r,
